@@ -1,0 +1,33 @@
+# imagesvc: `make run` serves the API locally, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+## run: install, bring the SQLite database up to date, print the local admin token, serve on :8000
+run: $(STAMP)
+	$(BIN)/imagesvc db upgrade
+	@echo "Local admin token: $$($(BIN)/imagesvc token local)"
+	@echo "Serving imagesvc on http://127.0.0.1:8000 (API under /api, Ctrl-C to stop)"
+	$(BIN)/gunicorn wsgi:app
+
+## test: the whole suite, on SQLite and (when it answers) on MySQL/MariaDB, with coverage
+test: $(STAMP)
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+
+## lint: ruff
+lint: $(STAMP)
+	$(BIN)/ruff check imagesvc tests wsgi.py gunicorn.conf.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build *.egg-info

@@ -1,0 +1,39 @@
+"""imagesvc: the catalog of container images of an AI compute platform."""
+
+from flask import Flask
+
+from . import config, db, logs
+
+
+def create_app(config_overrides=None):
+    """Build the app: defaults, then ``IMAGESVC_*`` environment variables, then the mapping.
+
+    Does no database I/O, so gunicorn may fork after importing it.
+    """
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_object(config)
+    app.config.from_prefixed_env("IMAGESVC")
+    app.config.update(config_overrides or {})
+    app.json.ensure_ascii = False  # Chinese stays readable
+    app.json.sort_keys = False
+    logs.init_app(app)
+    db.init_app(app)
+    register_api(app)
+    register_cli(app)
+    return app
+
+
+def register_api(app):
+    from .api import Api
+    from .resources import images, ops, versions
+
+    api = Api(app)
+    for module in (images, versions, ops):
+        api.register_blueprint(module.blp)
+
+
+def register_cli(app):
+    from .cli import db_cli, token_cli
+
+    app.cli.add_command(token_cli)
+    app.cli.add_command(db_cli)

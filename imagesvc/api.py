@@ -1,0 +1,192 @@
+"""The HTTP shape of the service: request parsing, the success envelope, the error envelope.
+
+Every response body leaves through here: views return data and flask-smorest dumps it into
+``{"success": true, "data": ...}``; every error (validation, auth, routing, domain, database,
+a bug) becomes ``{"success": false, "code": ..., "message": ...}``.
+"""
+
+import functools
+import json
+from functools import wraps
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app, g
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
+
+from . import errors
+from .db import UNAVAILABLE_ERRORS
+
+# status -> (code, default message); the contract's table.
+ERROR_CODES = {
+    400: ("BAD_REQUEST", "请求格式错误"),
+    401: ("UNAUTHORIZED", "未认证或令牌无效"),
+    403: ("FORBIDDEN", "权限不足"),
+    404: ("NOT_FOUND", "资源不存在"),
+    405: ("METHOD_NOT_ALLOWED", "不支持的请求方法"),
+    409: ("CONFLICT", "资源冲突"),
+    412: ("PRECONDITION_FAILED", "资源已被修改，请刷新后重试"),
+    413: ("PAYLOAD_TOO_LARGE", "请求体过大"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "请求体必须是 JSON（application/json）"),
+    422: ("VALIDATION_ERROR", "参数校验失败"),
+    500: ("INTERNAL_ERROR", "服务器内部错误"),
+    503: ("SERVICE_UNAVAILABLE", "服务暂不可用，请稍后重试"),
+}
+
+
+def error_response(status, message=None, errors=None, headers=None):
+    """The error envelope as a Flask response tuple."""
+    # A status outside the table (a 408, say) is named after its HTTP phrase.
+    code, default_message = ERROR_CODES.get(status) or (
+        HTTP_STATUS_CODES.get(status, "error").upper().replace(" ", "_"), HTTP_STATUS_CODES.get(status))
+    body = {"success": False, "code": code, "message": message or default_message}
+    if errors:
+        body["errors"] = errors
+    return body, status, headers or {}
+
+
+def _flatten_errors(messages):
+    """webargs' ``{"json": {"name": [...]}}`` -> ``{"name": [...]}``; list-item errors
+    ``{"frameworks": {0: [...]}}`` -> ``{"frameworks": ["[0] ..."]}``."""
+    flat = {}
+    for location_errors in (messages or {}).values():
+        if not isinstance(location_errors, dict):
+            continue
+        for field, field_errors in location_errors.items():
+            if isinstance(field_errors, dict):
+                field_errors = [
+                    f"[{index}] {message}"
+                    for index, nested in field_errors.items()
+                    for message in (nested if isinstance(nested, list) else [nested])
+                ]
+            flat[field] = field_errors
+    return flat
+
+
+def _reject_duplicate_keys(pairs):
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key in JSON object")
+    return dict(pairs)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+class RequestParser(FlaskParser):
+    """webargs' parser, held to the contract's body and query rules."""
+
+    def load_querystring(self, req, schema):
+        # The console sends every filter on every call, empty ones as "": they mean "not given".
+        args = MultiDict((key, value) for key, value in req.args.items(multi=True) if value != "")
+        return self._makeproxy(args, schema)
+
+    def load_json(self, req, schema):
+        if not core.is_json(req.mimetype) or req.mimetype_params.get("charset", "utf-8").lower() not in (
+            "utf-8", "utf8"):
+            abort(415)
+        try:
+            data = json.loads(
+                req.get_data(cache=True).decode("utf-8"),
+                object_pairs_hook=_reject_duplicate_keys,
+                parse_constant=_reject_constant,
+            )
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, duplicate keys, absurd nesting
+            abort(400, message="请求体不是合法的 JSON")
+        if not isinstance(data, dict):
+            abort(400, message="请求体必须是 JSON 对象")
+        return data
+
+
+@functools.cache
+def envelope_schema(schema_cls, many=False):
+    """The documented success envelope around ``schema_cls`` (one class per schema, so
+    apispec names each once)."""
+    if schema_cls is None:
+        name, data = "EmptyEnvelope", ma.fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
+    else:
+        base = schema_cls.__name__.removesuffix("Schema")
+        name, data = f"{base}{'List' if many else ''}Envelope", ma.fields.Nested(schema_cls, many=many)
+    return type(name, (ma.Schema,), {
+        "success": ma.fields.Boolean(metadata={"example": True}),
+        "message": ma.fields.String(metadata={"description": "Present on writes."}),
+        "data": data,
+    })
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A blueprint whose responses are wrapped in the success envelope."""
+
+    ARGUMENTS_PARSER = RequestParser()
+
+    def response(self, status_code, schema=None, *, message=None, **kwargs):
+        """flask-smorest's ``response``, plus the envelope's ``message`` for this route."""
+        decorate = super().response(status_code, schema, **kwargs)
+
+        def decorator(func):
+            @wraps(func)
+            def view(*args, **view_kwargs):
+                g.success_message = message
+                return func(*args, **view_kwargs)
+
+            return decorate(view)
+
+        return decorator
+
+    @staticmethod
+    def _prepare_response_content(data):
+        body = {"success": True, "data": data}
+        if g.get("success_message"):
+            body["message"] = g.success_message
+        return body
+
+    @staticmethod
+    def _make_doc_response_schema(schema):
+        if schema is None:
+            return envelope_schema(None)
+        return envelope_schema(type(schema), getattr(schema, "many", False))
+
+
+class ErrorSchema(ma.Schema):
+    """The error envelope (documentation only; error_response builds it)."""
+
+    success = ma.fields.Boolean(metadata={"example": False})
+    code = ma.fields.String(metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"})
+    message = ma.fields.String(metadata={"example": "参数校验失败"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Field-level problems, by camelCase field name."},
+    )
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        super()._register_error_handlers()
+        self._app.register_error_handler(errors.ServiceError, self.handle_service_error)
+        for error_class in UNAVAILABLE_ERRORS:
+            self._app.register_error_handler(error_class, self.handle_database_unavailable)
+
+    def handle_http_exception(self, error):
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        # A schema may name the message its refusal shows the user (the status endpoint does).
+        message = data.get("message") or getattr(data.get("schema"), "error_message", None)
+        return error_response(error.code, message, _flatten_errors(data.get("messages")), headers)
+
+    @staticmethod
+    def handle_service_error(error):
+        return error_response(error.status, error.message, error.errors)
+
+    @staticmethod
+    def handle_database_unavailable(error):
+        current_app.logger.error("database unavailable: %s", error, exc_info=error)
+        return error_response(503)

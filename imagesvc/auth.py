@@ -1,0 +1,37 @@
+"""Bearer-token authentication and the reader < editor < admin roles."""
+
+from flask import g
+from flask_httpauth import HTTPTokenAuth
+
+from . import tokens
+from .api import error_response
+
+auth = HTTPTokenAuth(scheme="Bearer", realm="imagesvc")
+
+# Each role with every role it implies.
+IMPLIED_ROLES = {
+    "reader": ("reader",),
+    "editor": ("reader", "editor"),
+    "admin": ("reader", "editor", "admin"),
+}
+
+
+@auth.verify_token
+def verify_token(token):
+    if not token:
+        return None
+    found = tokens.authenticate(token)
+    if found is not None:
+        g.token_name = found.name
+    return found
+
+
+@auth.get_user_roles
+def get_user_roles(token):
+    return IMPLIED_ROLES[token.role]
+
+
+@auth.error_handler
+def auth_error(status):
+    # Returned, not raised, so Flask-HTTPAuth adds WWW-Authenticate to the 401.
+    return error_response(status)

@@ -1,0 +1,91 @@
+"""The ``imagesvc`` command: Flask's CLI (run, routes, shell) plus tokens and the schema."""
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+
+from . import create_app, migrations, tokens
+from .db import db
+from .models import ROLES
+
+token_cli = AppGroup("token", help="Issue, list and revoke API tokens.")
+db_cli = AppGroup("db", help="The database schema.")
+
+LOCAL_ADMIN = "local-admin"
+
+
+@token_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+def create_token(name, role):
+    """Issue a token; it is printed once, alone on stdout, and never stored."""
+    try:
+        click.echo(tokens.create(name, role))
+    except tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@token_cli.command("list")
+def list_tokens():
+    """Name, role, created, last used and revoked of every token (never the token)."""
+    def when(moment):
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+    rows = [(t.name, t.role, when(t.created_at), when(t.last_used_at), when(t.revoked_at))
+            for t in tokens.list_tokens()]
+    header = ("NAME", "ROLE", "CREATED", "LAST USED", "REVOKED")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@token_cli.command("revoke")
+@click.argument("name")
+def revoke_token(name):
+    """Revoke a token: it is refused from the very next request."""
+    try:
+        tokens.revoke(name)
+    except tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked {name}", err=True)
+
+
+@token_cli.command("local")
+def local_token():
+    """Print the local admin token, issuing it first if needed.
+
+    It is kept in the instance folder (owner-only), since the database holds only its hash.
+    """
+    path = os.path.join(current_app.instance_path, "local-admin-token")
+    if os.path.exists(path):
+        with open(path) as file:
+            token = file.read().strip()
+        found = tokens.authenticate(token)
+        if found is not None and found.role == "admin":
+            click.echo(token)
+            return
+    token = tokens.replace(LOCAL_ADMIN, "admin")
+    os.makedirs(current_app.instance_path, exist_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(token + "\n")
+    os.chmod(path, 0o600)
+    click.echo(token)
+
+
+@db_cli.command("upgrade")
+def upgrade():
+    """Create the schema or bring it up to date (safe to run again)."""
+    applied = migrations.upgrade(db.obj)
+    click.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")
+
+
+@db_cli.command("status")
+def status():
+    """Each schema migration and when it was applied."""
+    for name, applied in migrations.status(db.obj):
+        click.echo(f"{name}  {applied.strftime('%Y-%m-%d %H:%M:%S') if applied else 'pending'}")
+
+
+cli = FlaskGroup(create_app=create_app, help="imagesvc: the image catalog service.")

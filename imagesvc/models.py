@@ -1,0 +1,144 @@
+"""Tables of the catalog: images, their versions and labels, and API tokens.
+
+Uniqueness that the contract calls case-insensitive lives in ``*_key`` columns holding the
+folded value under a unique index, so SQLite and MySQL mean the same thing by "equal" and
+a race can never store a duplicate. Times are naive UTC with second precision.
+"""
+
+import datetime
+import json
+import unicodedata
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from .db import BaseModel
+
+CHIP_TYPES = ("GPU", "CPU", "NPU")
+STATUSES = ("online", "offline", "pending")
+IMAGE_TYPES = ("public", "custom")
+ROLES = ("reader", "editor", "admin")
+FRAMEWORK, SCOPE = "framework", "scope"
+
+
+class ListField(TextField):
+    """A list kept as JSON text (MariaDB has no JSON type to CAST to)."""
+
+    def db_value(self, value):
+        return json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return json.loads(value)
+
+
+def fold(text):
+    """The comparison key of a text: compatibility-normalized and case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def utcnow():
+    """Now, as stored: naive UTC, whole seconds."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Image(BaseModel):
+    id = AutoField()
+    name = CharField(max_length=128)
+    name_key = CharField(max_length=400, unique=True)
+    # The contract's `imageId`: a caller-chosen slug, unlike `id` which the server assigns.
+    external_id = CharField(max_length=128)
+    external_id_key = CharField(max_length=400, unique=True)
+    # The lists as given, for output; ImageLabel holds them again, folded, for filtering.
+    frameworks = ListField(default=list)
+    applicable_scopes = ListField(default=list)
+    chip_type = CharField(max_length=8, default="GPU")
+    preset_cuda = BooleanField(default=False)
+    description = TextField(default="")
+    image_address = CharField(max_length=512)
+    status = CharField(max_length=16, default="pending")
+    type = CharField(max_length=16, default="custom")
+    icon = CharField(max_length=512, null=True)
+    introduction = TextField(null=True)
+    paper_url = TextField(null=True)
+    code_url = TextField(null=True)
+    license = CharField(max_length=128, null=True)
+    version_count = IntegerField(default=0)
+    # Bumped by every change to the image, its status or its versions: the ETag.
+    revision = IntegerField(default=1)
+    create_time = DateTimeField(default=utcnow)
+    last_update_time = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("last_update_time", "id"), False),
+            (("create_time", "id"), False),
+            (("chip_type", "last_update_time", "id"), False),
+            (("status", "last_update_time", "id"), False),
+        )
+
+    @property
+    def etag(self):
+        """The entity tag: it changes with every change to the image, its status or versions."""
+        return f"{self.id}-{self.revision}"
+
+    def save(self, *args, **kwargs):
+        self.name_key = fold(self.name)
+        self.external_id_key = fold(self.external_id)
+        return super().save(*args, **kwargs)
+
+
+class ImageLabel(BaseModel):
+    """One framework or applicable scope of an image, folded, so filters use an index."""
+
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    kind = CharField(max_length=16)
+    key = CharField(max_length=200)
+
+    class Meta:
+        indexes = ((("kind", "key", "image"), True),)
+
+
+class Version(BaseModel):
+    id = AutoField()
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    version = CharField(max_length=64)
+    version_key = CharField(max_length=200)
+    image_address = CharField(max_length=512)
+    size = CharField(max_length=64, null=True)
+    size_bytes = BigIntegerField(null=True)
+    python_version = CharField(max_length=32, null=True)
+    cuda_version = CharField(max_length=32, null=True)
+    description = TextField(default="")
+    create_time = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("image", "version_key"), True),
+            (("image", "create_time", "id"), False),
+        )
+
+    def save(self, *args, **kwargs):
+        self.version_key = fold(self.version)
+        return super().save(*args, **kwargs)
+
+
+class Token(BaseModel):
+    """An API token; only the SHA-256 of the token is stored."""
+
+    name = CharField(max_length=64, unique=True)
+    role = CharField(max_length=16)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+MODELS = (Image, ImageLabel, Version, Token)

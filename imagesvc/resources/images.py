@@ -1,0 +1,107 @@
+"""/api/images: the catalog's images."""
+
+from flask import Response, request, url_for
+from flask.views import MethodView
+
+from .. import catalog
+from ..api import Blueprint
+from ..auth import auth
+from ..schemas import (
+    ImageCreateSchema,
+    ImagePageSchema,
+    ImageQueryArgsSchema,
+    ImageSchema,
+    ImageStatusOutSchema,
+    ImageStatusSchema,
+    ImageUpdateSchema,
+)
+
+blp = Blueprint("images", __name__, url_prefix="/api/images", description="Images of the catalog.")
+
+IF_MATCH_DOC = {"parameters": [{
+    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "description": "The image's ETag: the write is refused with 412 if the image changed since (beyond).",
+}]}
+
+
+def with_etag(image, status=200, headers=None):
+    """The view result for ``image``, tagged with its ETag."""
+    return image, status, {"ETag": f'"{image.etag}"', **(headers or {})}
+
+
+@blp.route("")
+class Images(MethodView):
+    @auth.login_required(role="reader")
+    @blp.arguments(ImageQueryArgsSchema, location="query")
+    @blp.response(200, ImagePageSchema)
+    def get(self, args):
+        """List images, filtered and paged
+
+        Role: reader. Every filter is optional and an empty value means "not given".
+        """
+        return catalog.list_images(**args)
+
+    @auth.login_required(role="editor")
+    @blp.arguments(ImageCreateSchema)
+    @blp.response(201, ImageSchema, message="创建镜像成功",
+                  headers={"Location": {"schema": {"type": "string"}}, "ETag": {"schema": {"type": "string"}}})
+    def post(self, fields):
+        """Create an image
+
+        Role: editor. Duplicate name or imageId (ignoring case): 409.
+        """
+        image = catalog.create_image(fields)
+        return with_etag(image, 201, {"Location": url_for("images.ImageById", image_id=image.id)})
+
+
+@blp.route("/<image_id>")
+class ImageById(MethodView):
+    @auth.login_required(role="reader")
+    @blp.response(200, ImageSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(304, description="Not modified: If-None-Match holds the current ETag (beyond).")
+    @blp.doc(parameters=[{"in": "header", "name": "If-None-Match", "required": False,
+                          "schema": {"type": "string"}}])
+    def get(self, image_id):
+        """Get an image
+
+        Role: reader. Unknown id: 404.
+        """
+        image = catalog.get_image(image_id)
+        if request.if_none_match.contains_weak(image.etag):
+            return Response(status=304, headers={"ETag": f'"{image.etag}"'})
+        return with_etag(image)
+
+    @auth.login_required(role="editor")
+    @blp.arguments(ImageUpdateSchema)
+    @blp.response(200, ImageSchema, message="更新镜像成功")
+    @blp.doc(**IF_MATCH_DOC)
+    def put(self, changes, image_id):
+        """Update an image (partial)
+
+        Role: editor. Any non-empty subset of the writable fields except status.
+        """
+        return with_etag(catalog.update_image(image_id, changes, request.if_match))
+
+    @auth.login_required(role="editor")
+    @blp.response(200, message="删除镜像成功")
+    @blp.doc(**IF_MATCH_DOC)
+    def delete(self, image_id):
+        """Delete an image and all its versions
+
+        Role: editor.
+        """
+        catalog.delete_image(image_id, request.if_match)
+
+
+@blp.route("/<image_id>/status")
+class ImageStatus(MethodView):
+    @auth.login_required(role="editor")
+    @blp.arguments(ImageStatusSchema)
+    @blp.response(200, ImageStatusOutSchema, message="状态更新成功")
+    @blp.doc(**IF_MATCH_DOC)
+    def put(self, body, image_id):
+        """Change an image's status
+
+        Role: editor. online, offline or pending.
+        """
+        return with_etag(catalog.set_status(image_id, body["status"], request.if_match))

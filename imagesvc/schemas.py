@@ -1,0 +1,349 @@
+"""Request and response schemas: every field rule of the contract lives here.
+
+Field names are snake_case in Python and camelCase on the wire (``CamelSchema``), so
+validation errors name fields as the client sent them.
+"""
+
+import datetime
+import re
+
+import marshmallow as ma
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
+
+from .models import CHIP_TYPES, IMAGE_TYPES, STATUSES, fold
+
+# Control characters never belong in text; single-line text also refuses line breaks and
+# invisible format characters (zero-width spaces, bidi overrides).
+_FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORBIDDEN_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+
+# The distribution reference grammar: [host[:port]/]path[:tag][@digest]
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
+)
+IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+DOTTED_VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,2}")
+SIZE = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def camelcase(name):
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def size_in_bytes(size):
+    """``"2.5GB"`` -> 2500000000 (KB=1000, KiB=1024); None stays None."""
+    if size is None:
+        return None
+    number, unit = SIZE.fullmatch(size).groups()
+    return round(float(number) * SIZE_UNITS[unit.lower()])
+
+
+class CamelSchema(ma.Schema):
+    """Names every field on the wire in camelCase."""
+
+    def on_bind_field(self, field_name, field_obj):
+        field_obj.data_key = camelcase(field_obj.data_key or field_name)
+
+
+class Text(fields.String):
+    """A string, trimmed unless multiline, with its length checked before any validator.
+
+    Checking the length first keeps a 10 MB value away from the regular expressions.
+    """
+
+    default_error_messages = {
+        "too_short": "Must not be empty.",
+        "too_long": "Longer than maximum length {max}.",
+        "forbidden": "Must not contain control or invisible characters.",
+        "pattern": "Invalid format.",
+    }
+
+    def __init__(self, *, min_length=0, max_length=None, multiline=False, pattern=None, **kwargs):
+        super().__init__(**kwargs)
+        self.min_length = min_length
+        self.max_length = max_length
+        self.multiline = multiline
+        self.pattern = pattern
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not self.multiline:
+            text = text.strip()
+        if len(text) < self.min_length:
+            raise self.make_error("too_short")
+        if self.max_length is not None and len(text) > self.max_length:
+            raise self.make_error("too_long", max=self.max_length)
+        if (_FORBIDDEN_IN_TEXT if self.multiline else _FORBIDDEN_IN_LINE).search(text):
+            raise self.make_error("forbidden")
+        if self.pattern is not None and not self.pattern.fullmatch(text):
+            raise self.make_error("pattern")
+        return text
+
+
+class OptionalText(Text):
+    """A nullable text where an empty or blank string means null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if isinstance(value, str) and not value.strip():
+            value = None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class Description(Text):
+    """Free text where null means the empty string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=True, max_length=2000, load_default="", **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        return super().deserialize("" if value is None else value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A real JSON boolean: ``"true"`` and ``1`` are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class LabelList(fields.List):
+    """Frameworks or scopes: trimmed items of 1-64 chars, duplicates (ignoring case) dropped
+    keeping the first, at most 20 after dropping."""
+
+    def __init__(self, **kwargs):
+        super().__init__(Text(min_length=1, max_length=64), validate=validate.Length(max=20), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        unique = {}
+        for item in super()._deserialize(value, attr, data, **kwargs):
+            unique.setdefault(fold(item), item)
+        return list(unique.values())
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 in (no offset means UTC), naive UTC whole seconds inside, ``…Z`` out."""
+
+    default_error_messages = {"range": "Must be between years 1970 and 9999."}
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is not None:
+            try:
+                moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+            except OverflowError as exc:
+                raise self.make_error("range") from exc
+        if not 1970 <= moment.year <= 9999:
+            raise self.make_error("range")
+        return moment.replace(microsecond=0)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime(TIME_FORMAT)
+
+
+def enum(values, **kwargs):
+    return fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+def image_reference(**kwargs):
+    return Text(min_length=1, max_length=512, pattern=IMAGE_REFERENCE, **kwargs)
+
+
+def http_url():
+    return OptionalText(
+        max_length=2048,
+        validate=validate.URL(schemes={"http", "https"}, require_tld=False, error="Must be an absolute http(s) URL."),
+    )
+
+
+class WriteSchema(CamelSchema):
+    """A request body: unknown fields are refused, read-only ones ignored."""
+
+    READ_ONLY = ()
+
+    class Meta:
+        unknown = ma.RAISE
+
+    @pre_load
+    def ignore_read_only_fields(self, data, **kwargs):
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in self.READ_ONLY}
+        return data
+
+
+# ----- images -----
+
+class ImageCreateSchema(WriteSchema):
+    READ_ONLY = ("id", "versionCount", "createTime", "lastUpdateTime")
+
+    name = Text(required=True, min_length=1, max_length=128)
+    image_id = Text(attribute="external_id", min_length=1, max_length=128, pattern=IMAGE_ID)
+    frameworks = LabelList(load_default=list)
+    applicable_scopes = LabelList(load_default=list)
+    chip_type = enum(CHIP_TYPES, load_default="GPU")
+    preset_cuda = StrictBoolean(load_default=False)
+    description = Description()
+    image_address = image_reference(required=True)
+    status = enum(STATUSES, load_default="pending")
+    type = enum(IMAGE_TYPES, load_default="custom")
+    icon = OptionalText(max_length=512)
+    introduction = OptionalText(multiline=True, max_length=20000)
+    paper_url = http_url()
+    code_url = http_url()
+    license = OptionalText(max_length=128)
+
+
+class ImageUpdateSchema(ImageCreateSchema):
+    """A partial update: any non-empty subset of the writable fields but ``status``."""
+
+    STATUS_MOVED = "状态只能通过 PUT /api/images/{id}/status 修改"
+
+    class Meta(ImageCreateSchema.Meta):
+        exclude = ("status",)
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+    @pre_load
+    def refuse_status(self, data, **kwargs):
+        if isinstance(data, dict) and "status" in data:
+            raise ValidationError(self.STATUS_MOVED, "status")
+        return data
+
+    @post_load
+    def require_a_change(self, data, **kwargs):
+        if not data:
+            raise ValidationError("至少需要提供一个可更新的字段", "_schema")
+        return data
+
+
+class ImageStatusSchema(WriteSchema):
+    # The envelope's message when this body is refused (read by api.py).
+    error_message = "状态值无效，必须是 online、offline 或 pending"
+
+    status = enum(STATUSES, required=True)
+
+
+class ImageSummarySchema(CamelSchema):
+    """An image as a list item: everything but ``introduction``."""
+
+    id = fields.String()
+    name = fields.String()
+    image_id = fields.String(attribute="external_id")
+    frameworks = fields.List(fields.String())
+    applicable_scopes = fields.List(fields.String())
+    chip_type = fields.String()
+    preset_cuda = fields.Boolean()
+    description = fields.String()
+    image_address = fields.String()
+    status = fields.String()
+    type = fields.String()
+    icon = fields.String(allow_none=True)
+    paper_url = fields.String(allow_none=True)
+    code_url = fields.String(allow_none=True)
+    license = fields.String(allow_none=True)
+    version_count = fields.Integer(metadata={"description": "Number of versions (beyond)."})
+    create_time = UtcDateTime()
+    last_update_time = UtcDateTime()
+
+
+class ImageSchema(ImageSummarySchema):
+    introduction = fields.String(allow_none=True)
+
+
+class ImageStatusOutSchema(CamelSchema):
+    id = fields.String()
+    status = fields.String()
+    last_update_time = UtcDateTime()
+
+
+class PageArgsSchema(CamelSchema):
+    page_no = fields.Integer(validate=validate.Range(min=1))
+    page_size = fields.Integer(validate=validate.Range(min=1, max=100))
+
+
+class ImageQueryArgsSchema(PageArgsSchema):
+    page_no = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    name = Text(max_length=128, metadata={"description": "Case-insensitive substring of the name."})
+    framework = Text(max_length=64, metadata={"description": "A whole framework, ignoring case."})
+    chip_type = enum(CHIP_TYPES)
+    applicable_scope = Text(max_length=64, metadata={"description": "A whole applicable scope, ignoring case."})
+    status = enum(STATUSES, metadata={"description": "(beyond)"})
+    type = enum(IMAGE_TYPES, attribute="image_type", metadata={"description": "(beyond)"})
+    sort_by = enum(("lastUpdateTime", "createTime", "name"), load_default="lastUpdateTime",
+                   metadata={"description": "(beyond)"})
+    order = enum(("desc", "asc"), load_default="desc", metadata={"description": "(beyond)"})
+
+
+class ImagePageSchema(CamelSchema):
+    list = fields.List(fields.Nested(ImageSummarySchema))
+    total = fields.Integer()
+    page_no = fields.Integer()
+    page_size = fields.Integer()
+
+
+# ----- versions -----
+
+class VersionCreateSchema(WriteSchema):
+    READ_ONLY = ("sizeBytes",)
+
+    version = Text(required=True, min_length=1, max_length=64, pattern=VERSION)
+    image_address = image_reference(metadata={"description": "Defaults to the image's imageAddress."})
+    size = OptionalText(max_length=64, pattern=SIZE)
+    python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION)
+    cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION)
+    description = Description()
+    create_time = UtcDateTime(metadata={"description": "Defaults to now; without an offset it is UTC."})
+
+    @pre_load
+    def blank_create_time_is_not_given(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("createTime"), str) and not data["createTime"].strip():
+            return {key: value for key, value in data.items() if key != "createTime"}
+        return data
+
+    @post_load
+    def add_size_in_bytes(self, data, **kwargs):
+        data["size_bytes"] = size_in_bytes(data.get("size"))
+        return data
+
+
+class VersionSchema(CamelSchema):
+    version = fields.String()
+    image_address = fields.String()
+    size = fields.String(allow_none=True)
+    size_bytes = fields.Integer(allow_none=True, metadata={"description": "Parsed from size (beyond)."})
+    python_version = fields.String(allow_none=True)
+    cuda_version = fields.String(allow_none=True)
+    description = fields.String()
+    create_time = UtcDateTime()
+
+
+class VersionPageSchema(CamelSchema):
+    list = fields.List(fields.Nested(VersionSchema))
+    total = fields.Integer()
+    page_no = fields.Integer(metadata={"description": "Only when paging was asked for."})
+    page_size = fields.Integer(metadata={"description": "Only when paging was asked for."})
+
+
+class HealthSchema(ma.Schema):
+    status = fields.String()

@@ -1,0 +1,165 @@
+"""Fixtures: an app per test on each backend, a client, tokens by role, images made via the API.
+
+Storage-touching tests take the ``backend`` fixture (through ``app``) and run twice: on a
+fresh SQLite file, and on MySQL/MariaDB when one answers on loopback
+(``IMAGESVC_TEST_MYSQL_URL``, default ``mysql://root@127.0.0.1:3306/test``).
+"""
+
+import ipaddress
+import os
+from collections import Counter
+from urllib.parse import urlsplit
+
+import pymysql
+import pytest
+
+from imagesvc import create_app, migrations, tokens
+from imagesvc.db import db
+
+MYSQL_URL = os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+# Rows are removed child tables first; schema_migration stays.
+TABLES = ("version", "image_label", "image", "token")
+
+_mysql = {"checked": False, "reason": None}
+_passed = Counter()
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mysql_unavailable_reason():
+    """None when the test MySQL answers (its schema then reset once), else why not."""
+    if not _mysql["checked"]:
+        _mysql["checked"] = True
+        parts = urlsplit(MYSQL_URL)
+        if not _is_loopback(parts.hostname or ""):
+            _mysql["reason"] = f"IMAGESVC_TEST_MYSQL_URL must point at loopback, not {parts.hostname}"
+            return _mysql["reason"]
+        try:
+            conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                                   password=parts.password or "", database=parts.path.lstrip("/"),
+                                   connect_timeout=2)
+        except pymysql.MySQLError as exc:
+            _mysql["reason"] = f"no MySQL/MariaDB at {parts.hostname}:{parts.port or 3306} ({exc.args[-1]})"
+            return _mysql["reason"]
+        with conn.cursor() as cursor:
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+            cursor.execute("SHOW TABLES")
+            for (table,) in cursor.fetchall():
+                cursor.execute(f"DROP TABLE `{table}`")
+        conn.close()
+    return _mysql["reason"]
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        backends = ["sqlite"] if metafunc.definition.get_closest_marker("sqlite_only") else ["sqlite", "mysql"]
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture
+def backend(request):
+    if request.param == "mysql":
+        reason = mysql_unavailable_reason()
+        if reason:
+            pytest.skip(f"MySQL half skipped: {reason}")
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend, tmp_path):
+    return MYSQL_URL if backend == "mysql" else f"sqlite:///{tmp_path / 'imagesvc.db'}"
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOG_LEVEL": "DEBUG"})
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        migrations.upgrade(db.obj)
+        if db_url.startswith("mysql"):
+            for table in TABLES:
+                db.execute_sql(f"DELETE FROM `{table}`")
+        db.close()
+    yield app
+    app.extensions["imagesvc.db"].close_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def auth_headers(app):
+    """``auth_headers("editor")``: headers with a fresh token of that role, minted by the real code."""
+    minted = {}
+
+    def headers(role="reader"):
+        if role not in minted:
+            with app.app_context():
+                minted[role] = tokens.create(f"test-{role}", role)
+                db.close()
+        return {"Authorization": f"Bearer {minted[role]}"}
+
+    return headers
+
+
+@pytest.fixture
+def make_image(client, auth_headers):
+    """Create an image through the API; returns its ``data``."""
+    counter = iter(range(1, 10_000))
+
+    def make(**overrides):
+        n = next(counter)
+        body = {"name": f"image {n}", "imageAddress": f"registry.example.com/team/image-{n}:1.0", **overrides}
+        response = client.post("/api/images", json=body, headers=auth_headers("editor"))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["data"]
+
+    return make
+
+
+@pytest.fixture
+def make_version(client, auth_headers):
+    def make(image_id, version, **overrides):
+        response = client.post(f"/api/images/{image_id}/versions", json={"version": version, **overrides},
+                               headers=auth_headers("editor"))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["data"]
+
+    return make
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    report.backend = callspec.params.get("backend") if callspec else None
+    return report
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed:
+        _passed[report.backend or "no database"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.section("backends")
+    terminalreporter.write_line(
+        "passed per backend: " + ", ".join(f"{name} {count}" for name, count in sorted(_passed.items())))
+    if _mysql["reason"]:
+        terminalreporter.write_line(f"MySQL half SKIPPED: {_mysql['reason']}", yellow=True, bold=True)
+    elif not _passed["mysql"]:
+        terminalreporter.write_line("MySQL half did not run", yellow=True, bold=True)
