@@ -34,6 +34,7 @@ SIZE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
 }
+DOTTED_VERSION_ERROR = "One to three dotted numbers, like 3.9 or 11.8.0."
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -67,15 +68,16 @@ class Text(fields.String):
         "too_short": "Must not be empty.",
         "too_long": "Longer than maximum length {max}.",
         "forbidden": "Must not contain control or invisible characters.",
-        "pattern": "Invalid format.",
     }
 
-    def __init__(self, *, min_length=0, max_length=None, multiline=False, pattern=None, **kwargs):
+    def __init__(self, *, min_length=0, max_length=None, multiline=False, pattern=None, pattern_error=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.min_length = min_length
         self.max_length = max_length
         self.multiline = multiline
         self.pattern = pattern
+        self.error_messages["pattern"] = pattern_error or "Invalid format."
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -165,7 +167,9 @@ def enum(values, **kwargs):
 
 
 def image_reference(**kwargs):
-    return Text(min_length=1, max_length=512, pattern=IMAGE_REFERENCE, **kwargs)
+    return Text(min_length=1, max_length=512, pattern=IMAGE_REFERENCE,
+                pattern_error="Not a valid image reference: [host[:port]/]path[:tag][@digest], lowercase path.",
+                **kwargs)
 
 
 def http_url():
@@ -196,7 +200,8 @@ class ImageCreateSchema(WriteSchema):
     READ_ONLY = ("id", "versionCount", "createTime", "lastUpdateTime")
 
     name = Text(required=True, min_length=1, max_length=128)
-    image_id = Text(attribute="external_id", min_length=1, max_length=128, pattern=IMAGE_ID)
+    image_id = Text(attribute="external_id", min_length=1, max_length=128, pattern=IMAGE_ID,
+                    pattern_error="Only letters, digits, '.', '_' and '-', starting with a letter or digit.")
     frameworks = LabelList(load_default=list)
     applicable_scopes = LabelList(load_default=list)
     chip_type = enum(CHIP_TYPES, load_default="GPU")
@@ -307,11 +312,13 @@ class ImagePageSchema(CamelSchema):
 class VersionCreateSchema(WriteSchema):
     READ_ONLY = ("sizeBytes",)
 
-    version = Text(required=True, min_length=1, max_length=64, pattern=VERSION)
+    version = Text(required=True, min_length=1, max_length=64, pattern=VERSION,
+                   pattern_error="Only letters, digits, '.', '_', '+' and '-', starting with a letter or digit.")
     image_address = image_reference(metadata={"description": "Defaults to the image's imageAddress."})
-    size = OptionalText(max_length=64, pattern=SIZE)
-    python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION)
-    cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION)
+    size = OptionalText(max_length=64, pattern=SIZE,
+                        pattern_error="A number and a unit of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB, like 2.5GB.")
+    python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
+    cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     description = Description()
     create_time = UtcDateTime(metadata={"description": "Defaults to now; without an offset it is UTC."})
 
