@@ -67,6 +67,8 @@ def pytest_generate_tests(metafunc):
 def backend(request):
     if request.param == "mysql":
         reason = mysql_unavailable_reason()
+        if reason and os.environ.get("IMAGESVC_TEST_REQUIRE_MYSQL"):
+            pytest.fail(f"MySQL is required (IMAGESVC_TEST_REQUIRE_MYSQL) but unavailable: {reason}")
         if reason:
             pytest.skip(f"MySQL half skipped: {reason}")
     return request.param
