@@ -35,5 +35,7 @@ def get_user_roles(token):
 def auth_error(status):
     # Returned, not raised, so Flask-HTTPAuth adds WWW-Authenticate to the 401; a 403 names
     # its reason in the challenge as RFC 6750 describes.
-    headers = {"WWW-Authenticate": f'{auth.authenticate_header()}, error="insufficient_scope"'} if status == 403 else None
-    return error_response(status, headers=headers)
+    if status == 403:
+        return error_response(403, headers={
+            "WWW-Authenticate": f'{auth.authenticate_header()}, error="insufficient_scope"'})
+    return error_response(status)

@@ -39,6 +39,8 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
             lock_type="IMMEDIATE",
             stale_timeout=stale_timeout,
             max_connections=64,
+            # A pooled connection serves one thread at a time, but not always the same one.
+            check_same_thread=False,
         )
     if scheme == "mysql":
         params = parse_db_url(url, unquote_password=True, unquote_user=True)

@@ -2,7 +2,9 @@
 
 Storage-touching tests take the ``backend`` fixture (through ``app``) and run twice: on a
 fresh SQLite file, and on MySQL/MariaDB when one answers on loopback
-(``IMAGESVC_TEST_MYSQL_URL``, default ``mysql://root@127.0.0.1:3306/test``).
+(``IMAGESVC_TEST_MYSQL_URL``, default ``mysql://root@127.0.0.1:3306/test``). On MySQL the run
+works in a database of its own (``<db>_<pid>``, dropped at the end) so that two test runs on one
+machine never see each other's rows.
 """
 
 import ipaddress
@@ -16,7 +18,9 @@ import pytest
 from imagesvc import create_app, migrations, tokens
 from imagesvc.db import db
 
-MYSQL_URL = os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+SERVER_URL = urlsplit(os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"))
+MYSQL_DATABASE = f"{SERVER_URL.path.lstrip('/') or 'test'}_{os.getpid()}"
+MYSQL_URL = SERVER_URL._replace(path=f"/{MYSQL_DATABASE}").geturl()
 # Rows are removed child tables first; schema_migration stays.
 TABLES = ("version", "image_label", "image", "token")
 
@@ -33,28 +37,39 @@ def _is_loopback(host):
         return False
 
 
+def mysql_server():
+    """A connection to the test MySQL server (no database selected)."""
+    return pymysql.connect(host=SERVER_URL.hostname, port=SERVER_URL.port or 3306,
+                           user=SERVER_URL.username or "root", password=SERVER_URL.password or "",
+                           connect_timeout=2, autocommit=True)
+
+
 def mysql_unavailable_reason():
-    """None when the test MySQL answers (its schema then reset once), else why not."""
+    """None when the test MySQL answers (this run's database then made anew), else why not."""
     if not _mysql["checked"]:
         _mysql["checked"] = True
-        parts = urlsplit(MYSQL_URL)
-        if not _is_loopback(parts.hostname or ""):
-            _mysql["reason"] = f"IMAGESVC_TEST_MYSQL_URL must point at loopback, not {parts.hostname}"
+        if not _is_loopback(SERVER_URL.hostname or ""):
+            _mysql["reason"] = f"IMAGESVC_TEST_MYSQL_URL must point at loopback, not {SERVER_URL.hostname}"
             return _mysql["reason"]
         try:
-            conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                                   password=parts.password or "", database=parts.path.lstrip("/"),
-                                   connect_timeout=2)
+            server = mysql_server()
         except pymysql.MySQLError as exc:
-            _mysql["reason"] = f"no MySQL/MariaDB at {parts.hostname}:{parts.port or 3306} ({exc.args[-1]})"
+            _mysql["reason"] = f"no MySQL/MariaDB at {SERVER_URL.hostname}:{SERVER_URL.port or 3306} ({exc.args[-1]})"
             return _mysql["reason"]
-        with conn.cursor() as cursor:
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-            cursor.execute("SHOW TABLES")
-            for (table,) in cursor.fetchall():
-                cursor.execute(f"DROP TABLE `{table}`")
-        conn.close()
+        with server.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DATABASE}`")
+            cursor.execute(f"CREATE DATABASE `{MYSQL_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        server.close()
+        _mysql["created"] = True
     return _mysql["reason"]
+
+
+def pytest_sessionfinish(session):
+    if _mysql.get("created"):
+        server = mysql_server()
+        with server.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DATABASE}`")
+        server.close()
 
 
 def pytest_generate_tests(metafunc):

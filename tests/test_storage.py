@@ -1,0 +1,214 @@
+"""Storage: query counts that do not grow with a page, races settled by unique indexes,
+migrations that keep rows, and MySQL connections that survive the server."""
+
+import socket
+import threading
+
+import pytest
+from playhouse.test_utils import count_queries
+
+from imagesvc import migrations
+from imagesvc.db import db
+
+from .conftest import MYSQL_DATABASE, mysql_server
+
+
+def queries_of(client, url, headers):
+    with count_queries() as counted:
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    return counted.count
+
+
+def test_image_list_costs_the_same_queries_for_pages_of_10_and_100(client, auth_headers, make_image):
+    headers = auth_headers("reader")
+    for n in range(100):
+        make_image(frameworks=["PyTorch", f"fw{n}"], applicableScopes=["开发机"])
+    queries_of(client, "/api/images", headers)  # the token's last-used stamp is written once
+
+    small = queries_of(client, "/api/images?pageSize=10&framework=pytorch&applicableScope=开发机", headers)
+    large = queries_of(client, "/api/images?pageSize=100&framework=pytorch&applicableScope=开发机", headers)
+
+    assert small == large <= 3  # token, count, page
+
+
+def test_version_list_costs_the_same_queries_for_2_and_40_versions(client, auth_headers, make_image, make_version):
+    headers = auth_headers("reader")
+    few, many = make_image(), make_image()
+    for n in range(2):
+        make_version(few["id"], f"v{n}")
+    for n in range(40):
+        make_version(many["id"], f"v{n}")
+    queries_of(client, f"/api/images/{few['id']}/versions", headers)
+
+    assert (queries_of(client, f"/api/images/{few['id']}/versions", headers)
+            == queries_of(client, f"/api/images/{many['id']}/versions", headers) <= 3)
+
+
+def race(requests):
+    """Run the callables at the same moment, each on its own thread; returns their results."""
+    barrier = threading.Barrier(len(requests))
+    results = [None] * len(requests)
+
+    def run(index, request):
+        barrier.wait()
+        results[index] = request()
+
+    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(app, auth_headers):
+    headers = auth_headers("editor")
+
+    def create(name):
+        return lambda: app.test_client().post(
+            "/api/images", json={"name": name, "imageAddress": "ubuntu:22.04"}, headers=headers).status_code
+
+    assert sorted(race([create("Race Image"), create("race image")])) == [201, 409]
+    listing = app.test_client().get("/api/images", headers=headers).get_json()["data"]
+    assert listing["total"] == 1
+
+
+def test_concurrent_version_creates_on_one_image_all_land(app, auth_headers, make_image):
+    headers = auth_headers("editor")
+    image = make_image()
+
+    def create(version):
+        return lambda: app.test_client().post(
+            f"/api/images/{image['id']}/versions", json={"version": version}, headers=headers).status_code
+
+    assert race([create(f"v{n}") for n in range(8)]) == [201] * 8
+    detail = app.test_client().get(f"/api/images/{image['id']}", headers=headers).get_json()["data"]
+    assert detail["versionCount"] == 8
+
+
+def test_upgrade_from_the_first_schema_keeps_existing_rows(app, client, auth_headers):
+    first, *later = [name for name, _ in migrations.status(app.extensions["imagesvc.db"])]
+    with app.app_context():
+        runner = migrations.runner(db.obj)
+        for name in reversed(later):
+            runner.down(name)
+        db.execute_sql(
+            "INSERT INTO image (name, name_key, external_id, external_id_key, frameworks, applicable_scopes,"
+            " chip_type, preset_cuda, description, image_address, status, type, version_count, revision,"
+            " create_time, last_update_time) VALUES ('Old 镜像', 'old 镜像', 'old', 'old', '[\"PyTorch\"]', '[]',"
+            " 'GPU', 0, '', 'ubuntu', 'online', 'public', 0, 1, '2025-01-15 10:30:00', '2025-01-15 10:30:00')")
+        assert [n for n, applied in migrations.status(db.obj) if applied] == [first]
+        migrations.upgrade(db.obj)
+        assert all(applied for _, applied in migrations.status(db.obj))
+        db.close()
+
+    listing = client.get("/api/images", headers=auth_headers("reader")).get_json()["data"]
+    assert [(i["name"], i["createTime"]) for i in listing["list"]] == [("Old 镜像", "2025-01-15T10:30:00Z")]
+
+
+# ----- MySQL connections: killed, and a server that goes away -----
+
+def test_a_killed_connection_costs_no_failed_request(app, client, auth_headers, backend):
+    if backend != "mysql":
+        pytest.skip("MySQL only")
+    headers = auth_headers("reader")
+    assert client.get("/api/images", headers=headers).status_code == 200
+    admin = mysql_server()
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", (MYSQL_DATABASE,))
+        idle = [row[0] for row in cursor.fetchall()]
+        assert idle, "the app should hold a pooled connection"
+        for connection_id in idle:
+            cursor.execute(f"KILL {connection_id}")
+    admin.close()
+
+    assert client.get("/api/images", headers=headers).status_code == 200
+
+
+class Proxy:
+    """A TCP proxy to MariaDB that can be stopped (the server is "down": open connections
+    drop, new ones are refused) and started again on the same port."""
+
+    def __init__(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.sockets = []
+
+    def start(self):
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.running = False
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.listener.close()
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.sockets = []
+
+    def _accept(self):
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.running:
+                client.close()
+                return
+            upstream = socket.create_connection(("127.0.0.1", 3306))
+            self.sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def proxied_app(app, backend):
+    if backend != "mysql":
+        pytest.skip("MySQL only")
+    from imagesvc import create_app
+
+    proxy = Proxy()
+    proxy.start()
+    proxied = create_app({"TESTING": True, "DATABASE_URL": f"mysql://root@127.0.0.1:{proxy.port}/{MYSQL_DATABASE}"})
+    yield proxied, proxy
+    proxied.extensions["imagesvc.db"].close_all()
+    proxy.stop()
+
+
+def test_a_database_that_goes_away_gives_503_and_recovers(proxied_app, auth_headers):
+    proxied, proxy = proxied_app
+    headers = auth_headers("reader")  # minted through the direct app, same database
+    client = proxied.test_client()
+    assert client.get("/api/images", headers=headers).status_code == 200
+
+    proxy.stop()
+    down = client.get("/api/images", headers=headers)
+    assert (down.status_code, down.get_json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+    proxy.start()
+    assert client.get("/api/images", headers=headers).status_code == 200
+    assert client.get("/readyz").status_code == 200
