@@ -14,9 +14,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-## run: install, bring the SQLite database up to date, print the local admin token, serve on :8000
+## run: install, bring the SQLite database up to date (a new one gets the example catalog),
+##      print the local admin token, serve on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/imagesvc db upgrade
+	@echo "Example catalog (examples/catalog.json, into a new database only): $$($(BIN)/imagesvc catalog import --if-new examples/catalog.json)"
 	@echo "Local admin token: $$($(BIN)/imagesvc token local)"
 	@echo "Serving imagesvc on http://127.0.0.1:8000 (API under /api, Ctrl-C to stop)"
 	$(BIN)/gunicorn wsgi:app

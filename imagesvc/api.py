@@ -20,6 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from . import errors
 from .db import UNAVAILABLE_ERRORS
+from .schemas import error_paths
 
 # status -> (code, default message); the contract's table.
 ERROR_CODES = {
@@ -47,24 +48,6 @@ def error_response(status, message=None, errors=None, headers=None):
     if errors:
         body["errors"] = errors
     return body, status, headers or {}
-
-
-def _flatten_errors(messages):
-    """webargs' ``{"json": {"name": [...]}}`` -> ``{"name": [...]}``; list-item errors
-    ``{"frameworks": {0: [...]}}`` -> ``{"frameworks": ["[0] ..."]}``."""
-    flat = {}
-    for location_errors in (messages or {}).values():
-        if not isinstance(location_errors, dict):
-            continue
-        for field, field_errors in location_errors.items():
-            if isinstance(field_errors, dict):
-                field_errors = [
-                    f"[{index}] {message}"
-                    for index, nested in field_errors.items()
-                    for message in (nested if isinstance(nested, list) else [nested])
-                ]
-            flat[field] = field_errors
-    return flat
 
 
 def _reject_duplicate_keys(pairs):
@@ -180,7 +163,12 @@ class Api(flask_smorest.Api):
             headers["Allow"] = ", ".join(sorted(error.valid_methods))
         # A schema may name the message its refusal shows the user (the status endpoint does).
         message = data.get("message") or getattr(data.get("schema"), "error_message", None)
-        return error_response(error.code, message, _flatten_errors(data.get("messages")), headers)
+        # webargs files errors by location ({"json": {...}}); the client knows only fields.
+        field_errors = {}
+        for location_errors in (data.get("messages") or {}).values():
+            if isinstance(location_errors, dict):
+                field_errors.update(error_paths(location_errors))
+        return error_response(error.code, message, field_errors, headers)
 
     @staticmethod
     def handle_service_error(error):

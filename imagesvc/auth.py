@@ -5,6 +5,7 @@ from flask_httpauth import HTTPTokenAuth
 
 from . import tokens
 from .api import error_response
+from .catalog import Actor
 
 auth = HTTPTokenAuth(scheme="Bearer", realm="imagesvc")
 
@@ -29,6 +30,11 @@ def verify_token(token):
 @auth.get_user_roles
 def get_user_roles(token):
     return IMPLIED_ROLES[token.role]
+
+
+def current_actor():
+    """Who is making this request, for the history of what it changes."""
+    return Actor(g.get("token_name"), g.get("request_id"))
 
 
 @auth.error_handler

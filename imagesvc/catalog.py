@@ -1,19 +1,38 @@
-"""The catalog's queries: images and versions, read and written.
+"""The catalog's queries: images and versions read and written, their history, the spawner
+feed, and whole-catalog import and export.
 
-Writes run in one transaction each, lock the image they change (``BEGIN IMMEDIATE`` on
-SQLite, ``SELECT … FOR UPDATE`` on MySQL) and leave the unique indexes to settle races: an
+Every write runs in one transaction that locks the image it changes (``BEGIN IMMEDIATE`` on
+SQLite, ``SELECT … FOR UPDATE`` on MySQL), records a Change row and moves the CatalogState row
+last (so locks are always taken in the same order). Unique indexes settle races: an
 IntegrityError becomes ``errors.Conflict`` naming the field.
 """
 
 import re
 import secrets
+from collections import defaultdict, namedtuple
 from contextlib import contextmanager
 
-from peewee import IntegrityError
+from peewee import IntegrityError, chunked
 
 from .db import db
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
-from .models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, fold, utcnow
+from .models import (
+    FRAMEWORK,
+    SCOPE,
+    CatalogState,
+    Change,
+    Image,
+    ImageLabel,
+    Version,
+    VersionArchitecture,
+    fold,
+    utcnow,
+)
+from .schemas import CatalogImageSchema, VersionCreateSchema
+
+# Who made a change, for its history: the token's name and the request's id.
+Actor = namedtuple("Actor", "token_name request_id", defaults=(None, None))
+NOBODY = Actor()  # changes made in-process (tests, embedding tools) without a token
 
 SORT_COLUMNS = {
     "lastUpdateTime": Image.last_update_time,
@@ -26,25 +45,28 @@ CONFLICT_FIELDS = (("external_id_key", "imageId"), ("name_key", "name"), ("versi
 VERSIONS_UNPAGED_LIMIT = 1000
 SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
 LABEL_FIELDS = {FRAMEWORK: "frameworks", SCOPE: "applicable_scopes"}
+# An image's and a version's content as the API names it: history snapshots and catalog files.
+IMAGE_CONTENT = CatalogImageSchema(exclude=("versions",))
+VERSION_CONTENT = VersionCreateSchema()
 
 
 @contextmanager
-def _transaction():
+def _transaction(conflict_path=""):
     try:
         with db.atomic():
             yield
     except IntegrityError as exc:
-        raise _conflict(exc) from exc
+        raise _conflict(exc, conflict_path) from exc
 
 
-def _conflict(exc):
+def _conflict(exc, path=""):
     message = str(exc)
     # MySQL names the index: "Duplicate entry 'x' for key 'image_name_key'"; SQLite the columns.
     index = re.search(r"for key '([^']+)'", message)
     where = index.group(1) if index else message
     for key_column, field in CONFLICT_FIELDS:
         if key_column in where:
-            return Conflict(field)
+            return Conflict(field, path + field)
     return exc
 
 
@@ -55,13 +77,10 @@ def _pk(image_id):
     return int(image_id)
 
 
-def _locked(query):
-    return query.for_update() if db.obj.for_update else query
-
-
 def _get_for_update(image_id, if_match=None):
     """The image, locked for this transaction; 404 if absent, 412 if ``if_match`` is stale."""
-    image = _locked(Image.select().where(Image.id == _pk(image_id))).get_or_none()
+    query = Image.select().where(Image.id == _pk(image_id))
+    image = (query.for_update() if db.obj.for_update else query).get_or_none()
     if image is None:
         raise ImageNotFound()
     if if_match and not if_match.contains(image.etag):
@@ -70,9 +89,30 @@ def _get_for_update(image_id, if_match=None):
 
 
 def _touch(image):
-    """Record a change to the image, its status or its versions."""
+    """Mark a change to the image, its status or its versions."""
     image.last_update_time = utcnow()
     image.revision += 1
+
+
+def _record(action, image, actor, before=None, after=None, version=None):
+    Change.create(
+        action=action, image_pk=image.id, external_id=image.external_id, external_id_key=fold(image.external_id),
+        image_name=image.name, version=version, before=before, after=after,
+        token_name=actor.token_name, request_id=actor.request_id, time=utcnow(),
+    )
+
+
+def _advance(images_added=0):
+    """Move the catalog's generation (and its image count) on; the last lock a write takes."""
+    (CatalogState
+     .update(generation=CatalogState.generation + 1, image_count=CatalogState.image_count + images_added)
+     .where(CatalogState.id == CatalogState.ROW).execute())
+
+
+def _changed(before, after):
+    """The fields that differ, as (before, after) dicts holding only those fields."""
+    keys = [key for key in after if before.get(key) != after[key]]
+    return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
 
 
 def _store_labels(image, kinds):
@@ -96,33 +136,82 @@ def _label_filter(kind, value):
     )
 
 
+def _version_filter(column, dotted):
+    """Images with a version whose ``column`` is ``dotted`` or more precise (12 -> 12, 12.1, 12.1.1).
+
+    A range rather than LIKE '12.%' so both backends use the (column, image) index.
+    """
+    same_or_finer = (column == dotted) | ((column >= dotted + ".") & (column < dotted + "/"))
+    return Image.id.in_(Version.select(Version.image).where(same_or_finer))
+
+
+def _page(query, page_no, page_size, total):
+    """One page of ``query``; a page past the end costs no query."""
+    items = list(query.paginate(page_no, page_size)) if (page_no - 1) * page_size < total else []
+    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+
+
+def _add_version(image, fields):
+    version = Version(image=image.id, **fields)
+    version.image_address = version.image_address or image.image_address
+    version.create_time = version.create_time or utcnow()
+    version.save(force_insert=True)
+    if version.architectures:
+        VersionArchitecture.insert_many(
+            [{"version": version.id, "image": image.id, "architecture": arch} for arch in version.architectures]
+        ).execute()
+    return version
+
+
+def _delete(image, action, actor):
+    VersionArchitecture.delete().where(VersionArchitecture.image == image.id).execute()
+    Version.delete().where(Version.image == image.id).execute()
+    ImageLabel.delete().where(ImageLabel.image == image.id).execute()
+    image.delete_instance()
+    _record(action, image, actor, before=IMAGE_CONTENT.dump(image))
+    _advance(images_added=-1)
+
+
+def is_new():
+    """True while the catalog has never held an image (no image, and no history of one)."""
+    return not Image.select().exists() and not Change.select().exists()
+
+
+def generation():
+    """The catalog's generation: it moves with every write."""
+    return CatalogState.get_by_id(CatalogState.ROW).generation
+
+
 # ----- images -----
 
-def list_images(page_no=1, page_size=10, name=None, framework=None, chip_type=None,
-                applicable_scope=None, status=None, image_type=None,
+def list_images(page_no=1, page_size=10, name=None, framework=None, chip_type=None, applicable_scope=None,
+                status=None, image_type=None, python_version=None, cuda_version=None, architecture=None,
                 sort_by="lastUpdateTime", order="desc"):
     """One page of the images matching every given filter, and their total."""
-    query = Image.select(*SUMMARY_FIELDS)
+    conditions = []
     if name:
-        query = query.where(Image.name_key.contains(fold(name)))
+        conditions.append(Image.name_key.contains(fold(name)))
     if framework:
-        query = query.where(_label_filter(FRAMEWORK, framework))
+        conditions.append(_label_filter(FRAMEWORK, framework))
     if applicable_scope:
-        query = query.where(_label_filter(SCOPE, applicable_scope))
-    if chip_type:
-        query = query.where(Image.chip_type == chip_type)
-    if status:
-        query = query.where(Image.status == status)
-    if image_type:
-        query = query.where(Image.type == image_type)
-    total = query.count()
-    items = []
-    if (page_no - 1) * page_size < total:  # a page past the end costs no second query
-        column = SORT_COLUMNS[sort_by]
-        # The id breaks ties, so paging through a stable table never repeats or skips.
-        ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
-        items = list(query.order_by(*ordering).paginate(page_no, page_size))
-    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+        conditions.append(_label_filter(SCOPE, applicable_scope))
+    for column, value in ((Image.chip_type, chip_type), (Image.status, status), (Image.type, image_type)):
+        if value:
+            conditions.append(column == value)
+    if python_version:
+        conditions.append(_version_filter(Version.python_version, python_version))
+    if cuda_version:
+        conditions.append(_version_filter(Version.cuda_version, cuda_version))
+    if architecture:
+        conditions.append(Image.id.in_(
+            VersionArchitecture.select(VersionArchitecture.image)
+            .where(VersionArchitecture.architecture == architecture)))
+    query = Image.select(*SUMMARY_FIELDS).where(*conditions) if conditions else Image.select(*SUMMARY_FIELDS)
+    total = query.count() if conditions else CatalogState.get_by_id(CatalogState.ROW).image_count
+    column = SORT_COLUMNS[sort_by]
+    # The id breaks ties, so paging through a stable table never repeats or skips.
+    ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
+    return _page(query.order_by(*ordering), page_no, page_size, total)
 
 
 def get_image(image_id):
@@ -132,7 +221,7 @@ def get_image(image_id):
     return image
 
 
-def create_image(fields):
+def create_image(fields, actor=NOBODY):
     now = utcnow()
     image = Image(create_time=now, last_update_time=now, **fields)
     if not image.external_id:
@@ -140,37 +229,42 @@ def create_image(fields):
     with _transaction():
         image.save(force_insert=True)
         _store_labels(image, LABEL_FIELDS)
+        _record("create", image, actor, after=IMAGE_CONTENT.dump(image))
+        _advance(images_added=1)
     return image
 
 
-def update_image(image_id, changes, if_match=None):
+def update_image(image_id, changes, if_match=None, actor=NOBODY):
     """Apply a partial update; lists replace the stored lists."""
     with _transaction():
         image = _get_for_update(image_id, if_match)
+        before = IMAGE_CONTENT.dump(image)
         for field, value in changes.items():
             setattr(image, field, value)
         _touch(image)
         image.save()
         _store_labels(image, [kind for kind, field in LABEL_FIELDS.items() if field in changes])
+        _record("update", image, actor, *_changed(before, IMAGE_CONTENT.dump(image)))
+        _advance()
     return image
 
 
-def set_status(image_id, status, if_match=None):
+def set_status(image_id, status, if_match=None, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id, if_match)
+        before = image.status
         image.status = status
         _touch(image)
         image.save(only=[Image.status, Image.last_update_time, Image.revision])
+        _record("status", image, actor, before={"status": before}, after={"status": status})
+        _advance()
     return image
 
 
-def delete_image(image_id, if_match=None):
+def delete_image(image_id, if_match=None, actor=NOBODY):
     """Delete the image with its versions and labels, all or nothing."""
     with _transaction():
-        image = _get_for_update(image_id, if_match)
-        Version.delete().where(Version.image == image.id).execute()
-        ImageLabel.delete().where(ImageLabel.image == image.id).execute()
-        image.delete_instance()
+        _delete(_get_for_update(image_id, if_match), "delete", actor)
 
 
 # ----- versions -----
@@ -181,13 +275,9 @@ def list_versions(image_id, page_no=None, page_size=None):
     query = (Version.select().where(Version.image == image.id)
              .order_by(Version.create_time.desc(), Version.id.desc()))
     # version_count changes in the same transaction as the versions, so it is the true count.
-    page = {"total": image.version_count}
     if page_no is None and page_size is None:
-        page["list"] = list(query.limit(VERSIONS_UNPAGED_LIMIT))
-        return page
-    page_no, page_size = page_no or 1, page_size or 10
-    page["list"] = list(query.paginate(page_no, page_size)) if (page_no - 1) * page_size < page["total"] else []
-    return {**page, "page_no": page_no, "page_size": page_size}
+        return {"list": list(query.limit(VERSIONS_UNPAGED_LIMIT)), "total": image.version_count}
+    return _page(query, page_no or 1, page_size or 10, image.version_count)
 
 
 def get_version(image_id, version):
@@ -198,26 +288,160 @@ def get_version(image_id, version):
     return found
 
 
-def create_version(image_id, fields):
+def create_version(image_id, fields, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id)
-        version = Version(image=image.id, **fields)
-        version.image_address = version.image_address or image.image_address
-        version.create_time = version.create_time or utcnow()
-        version.save(force_insert=True)
+        version = _add_version(image, fields)
         image.version_count += 1
         _touch(image)
         image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
+        _record("version_create", image, actor, after=VERSION_CONTENT.dump(version), version=version.version)
+        _advance()
     return version
 
 
-def delete_version(image_id, version):
+def delete_version(image_id, version, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id)
-        deleted = (Version.delete()
-                   .where(Version.image == image.id, Version.version_key == fold(version)).execute())
-        if not deleted:
+        found = Version.get_or_none(Version.image == image.id, Version.version_key == fold(version))
+        if found is None:
             raise VersionNotFound()
+        VersionArchitecture.delete().where(VersionArchitecture.version == found.id).execute()
+        found.delete_instance()
         image.version_count -= 1
         _touch(image)
         image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
+        _record("version_delete", image, actor, before=VERSION_CONTENT.dump(found), version=found.version)
+        _advance()
+
+
+# ----- history -----
+
+def image_history(image_id, page_no=1, page_size=20):
+    """The changes of one image, newest first; they outlive the image."""
+    pk = _pk(image_id)
+    query = Change.select().where(Change.image_pk == pk)
+    total = query.count()
+    if not total:
+        get_image(image_id)
+    return _page(query.order_by(Change.id.desc()), page_no, page_size, total)
+
+
+def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20):
+    """Every change, newest first, by image (its imageId), token name and time."""
+    conditions = []
+    if external_id:
+        conditions.append(Change.external_id_key == fold(external_id))
+    if token_name:
+        conditions.append(Change.token_name == token_name)
+    if since:
+        conditions.append(Change.time >= since)
+    query = Change.select().where(*conditions) if conditions else Change.select()
+    return _page(query.order_by(Change.id.desc()), page_no, page_size, query.count())
+
+
+# ----- the spawner feed -----
+
+def feed(applicable_scope=None, limit=1000):
+    """The online images (of a scope), newest first, each with its versions, newest first."""
+    query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online")
+    if applicable_scope:
+        query = query.where(_label_filter(SCOPE, applicable_scope))
+    images = list(query.order_by(Image.create_time.desc(), Image.id.desc()).limit(limit))
+    versions = _versions_of(images, newest_first=True)
+    for image in images:
+        image.versions = versions[image.id]
+    return images
+
+
+def _versions_of(images, newest_first):
+    """The versions of ``images`` by image id, in a query per 500 images (never one per image)."""
+    by_image = defaultdict(list)
+    order = (Version.create_time.desc(), Version.id.desc()) if newest_first else (Version.create_time, Version.id)
+    for batch in chunked([image.id for image in images], 500):
+        for version in Version.select().where(Version.image.in_(batch)).order_by(*order):
+            by_image[version.image_id].append(version)
+    return by_image
+
+
+# ----- catalog files -----
+
+def export_catalog(status=None, image_type=None):
+    """Every matching image with its versions (oldest first), as catalog file entries."""
+    query = Image.select().order_by(Image.external_id_key)
+    if status:
+        query = query.where(Image.status == status)
+    if image_type:
+        query = query.where(Image.type == image_type)
+    images = list(query)
+    versions = _versions_of(images, newest_first=False)
+    return [{**IMAGE_CONTENT.dump(image), "versions": VERSION_CONTENT.dump(versions[image.id], many=True)}
+            for image in images]
+
+
+class _DryRun(Exception):
+    """Raised to roll a dry-run import back after it has counted everything."""
+
+
+def import_catalog(entries, prune=False, dry_run=False, actor=NOBODY, progress=None):
+    """Upsert validated catalog entries by imageId in one transaction.
+
+    New images are created, changed ones updated, new versions added, identical ones left
+    alone; with ``prune`` images missing from the entries are deleted. A dry run does it all
+    and rolls back. ``progress(n)`` is called as entries are done.
+    """
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    try:
+        with db.atomic():
+            for index, entry in enumerate(entries):
+                with _transaction(conflict_path=f"images[{index}]."):
+                    counts[_import_entry(entry, actor)] += 1
+                if progress:
+                    progress(1)
+            if prune:
+                keep = {fold(entry["external_id"]) for entry in entries}
+                for image in Image.select().order_by(Image.id):
+                    if image.external_id_key not in keep:
+                        _delete(image, "import", actor)
+                        counts["deleted"] += 1
+            if dry_run:
+                raise _DryRun()
+    except _DryRun:
+        pass
+    return {**counts, "dry_run": dry_run}
+
+
+def _import_entry(entry, actor):
+    """Create or update one image from its entry; returns which of the counts it adds to."""
+    fields = {key: value for key, value in entry.items() if key != "versions"}
+    image = Image.get_or_none(Image.external_id_key == fold(fields["external_id"]))
+    if image is None:
+        now = utcnow()
+        image = Image(create_time=now, last_update_time=now, **fields)
+        image.save(force_insert=True)
+        _store_labels(image, LABEL_FIELDS)
+        for version in entry["versions"]:
+            _add_version(image, version)
+        image.version_count = len(entry["versions"])
+        image.save(only=[Image.version_count])
+        _record("import", image, actor, after=IMAGE_CONTENT.dump(image))
+        _advance(images_added=1)
+        return "created"
+
+    before = IMAGE_CONTENT.dump(image)
+    for field, value in fields.items():
+        setattr(image, field, value)
+    changed_before, changed_after = _changed(before, IMAGE_CONTENT.dump(image))
+    known = {key for (key,) in Version.select(Version.version_key).where(Version.image == image.id).tuples()}
+    added = [_add_version(image, version) for version in entry["versions"] if fold(version["version"]) not in known]
+    if not changed_after and not added:
+        return "unchanged"
+    if added:
+        changed_after["versions"] = [version.version for version in added]
+    image.version_count += len(added)
+    _touch(image)
+    image.save()
+    _store_labels(image, LABEL_FIELDS)
+    _record("import", image, actor, before=changed_before, after=changed_after)
+    _advance()
+    return "updated"

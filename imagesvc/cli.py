@@ -1,17 +1,25 @@
 """The ``imagesvc`` command: Flask's CLI (run, routes, shell) plus tokens and the schema."""
 
+import getpass
+import json
 import os
+import sys
+import uuid
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
+from marshmallow import ValidationError
 
-from . import create_app, migrations, tokens
+from . import catalog, create_app, migrations, tokens
 from .db import db
-from .models import ROLES
+from .errors import Conflict
+from .models import IMAGE_TYPES, ROLES, STATUSES
+from .schemas import CatalogSchema, error_paths
 
 token_cli = AppGroup("token", help="Issue, list and revoke API tokens.")
 db_cli = AppGroup("db", help="The database schema.")
+catalog_cli = AppGroup("catalog", help="Export and import the catalog as a JSON file.")
 
 LOCAL_ADMIN = "local-admin"
 
@@ -86,6 +94,50 @@ def status():
     """Each schema migration and when it was applied."""
     for name, applied in migrations.status(db.obj):
         click.echo(f"{name}  {applied.strftime('%Y-%m-%d %H:%M:%S') if applied else 'pending'}")
+
+
+@catalog_cli.command("export")
+@click.option("--status", type=click.Choice(STATUSES), help="Only images with this status.")
+@click.option("--type", "image_type", type=click.Choice(IMAGE_TYPES), help="Only images of this type.")
+def export_catalog(status, image_type):
+    """Write every matching image with its versions, as a catalog file, to stdout."""
+    document = CatalogSchema.document(catalog.export_catalog(status=status, image_type=image_type))
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@catalog_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+@click.option("--prune", is_flag=True, help="Delete images missing from the file.")
+@click.option("--if-new", is_flag=True, help="Only into a new catalog: one that never held an image.")
+def import_catalog(file, dry_run, prune, if_new):
+    """Upsert the images of FILE by imageId, all in one transaction.
+
+    Every entry is validated first; if one is bad, the errors name it and nothing is written.
+    """
+    if if_new and not catalog.is_new():
+        click.echo("the catalog is not new: nothing imported")
+        return
+    try:
+        document = CatalogSchema().load(json.loads(file.read().decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{file.name} is not a JSON file: {exc}") from exc
+    except ValidationError as exc:
+        for path, messages in error_paths(exc.messages).items():
+            click.echo(f"{path}: {' '.join(messages)}", err=True)
+        raise click.ClickException(f"{file.name} was not imported: nothing was written") from exc
+    entries = document["images"]
+    actor = catalog.Actor(f"cli:{getpass.getuser()}", f"cli-{uuid.uuid4().hex}")
+    try:
+        with click.progressbar(length=len(entries), label="importing", file=sys.stderr,
+                               hidden=not sys.stderr.isatty() or len(entries) < 100) as bar:
+            counts = catalog.import_catalog(entries, prune=prune, dry_run=dry_run, actor=actor, progress=bar.update)
+    except Conflict as exc:
+        for path, messages in exc.errors.items():
+            click.echo(f"{path}: {' '.join(messages)}", err=True)
+        raise click.ClickException(f"{file.name} was not imported: nothing was written") from exc
+    summary = ", ".join(f"{counts[key]} {key}" for key in ("created", "updated", "unchanged", "deleted"))
+    click.echo(f"{summary}{' (dry run: nothing written)' if dry_run else ''}")
 
 
 cli = FlaskGroup(create_app=create_app, help="imagesvc: the image catalog service.")

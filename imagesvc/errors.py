@@ -30,14 +30,15 @@ class VersionNotFound(NotFound):
 
 
 class Conflict(ServiceError):
-    """A uniqueness rule would break; ``field`` is the camelCase field that clashes."""
+    """A uniqueness rule would break; ``field`` is the camelCase field that clashes, ``path``
+    where it stands in the body when that is not the top level (``images[3].name``)."""
 
     status = 409
     messages = {"name": "镜像名称已存在", "imageId": "镜像ID已存在", "version": "版本号已存在"}
 
-    def __init__(self, field):
+    def __init__(self, field, path=None):
         message = self.messages[field]
-        super().__init__(message, errors={field: [message]})
+        super().__init__(message, errors={path or field: [message]})
         self.field = field
 
 

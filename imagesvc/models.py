@@ -7,7 +7,6 @@ a race can never store a duplicate. Times are naive UTC with second precision.
 
 import datetime
 import json
-import unicodedata
 
 from peewee import (
     AutoField,
@@ -27,10 +26,11 @@ STATUSES = ("online", "offline", "pending")
 IMAGE_TYPES = ("public", "custom")
 ROLES = ("reader", "editor", "admin")
 FRAMEWORK, SCOPE = "framework", "scope"
+ARCHITECTURES = ("amd64", "arm64", "ppc64le", "s390x", "riscv64", "loong64", "386", "arm")
 
 
-class ListField(TextField):
-    """A list kept as JSON text (MariaDB has no JSON type to CAST to)."""
+class JSONTextField(TextField):
+    """A list or object kept as JSON text (MariaDB has no JSON type to CAST to)."""
 
     def db_value(self, value):
         return json.dumps(value, ensure_ascii=False)
@@ -40,8 +40,12 @@ class ListField(TextField):
 
 
 def fold(text):
-    """The comparison key of a text: compatibility-normalized and case-folded."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """The comparison key of a text: case-folded.
+
+    Case folding grows a text at most threefold ("ﬃ" -> "ffi"), which the key columns allow
+    for; compatibility normalization (NFKC) could grow it eighteenfold, so it is not applied.
+    """
+    return text.casefold()
 
 
 def utcnow():
@@ -57,8 +61,8 @@ class Image(BaseModel):
     external_id = CharField(max_length=128)
     external_id_key = CharField(max_length=400, unique=True)
     # The lists as given, for output; ImageLabel holds them again, folded, for filtering.
-    frameworks = ListField(default=list)
-    applicable_scopes = ListField(default=list)
+    frameworks = JSONTextField(default=list)
+    applicable_scopes = JSONTextField(default=list)
     chip_type = CharField(max_length=8, default="GPU")
     preset_cuda = BooleanField(default=False)
     description = TextField(default="")
@@ -117,17 +121,72 @@ class Version(BaseModel):
     python_version = CharField(max_length=32, null=True)
     cuda_version = CharField(max_length=32, null=True)
     description = TextField(default="")
+    architectures = JSONTextField(default=list)  # a VARCHAR(400) in the schema
     create_time = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = (
             (("image", "version_key"), True),
             (("image", "create_time", "id"), False),
+            (("python_version", "image"), False),
+            (("cuda_version", "image"), False),
         )
 
     def save(self, *args, **kwargs):
         self.version_key = fold(self.version)
         return super().save(*args, **kwargs)
+
+
+class VersionArchitecture(BaseModel):
+    """One architecture a version is built for, so the image list can filter on it by index."""
+
+    version = ForeignKeyField(Version, on_delete="CASCADE")
+    image = ForeignKeyField(Image, on_delete="CASCADE")
+    architecture = CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("architecture", "image"), False), (("version", "architecture"), True))
+
+
+class Change(BaseModel):
+    """One change to the catalog, written in the transaction of the change itself.
+
+    It names the image by value, not by foreign key, so it outlives the image.
+    """
+
+    id = AutoField()
+    action = CharField(max_length=32)
+    image_pk = IntegerField()
+    external_id = CharField(max_length=128)
+    external_id_key = CharField(max_length=400)
+    image_name = CharField(max_length=128)
+    version = CharField(max_length=64, null=True)
+    # The fields involved, as the API names them: before is null for a creation, after for a deletion.
+    before = JSONTextField(null=True)
+    after = JSONTextField(null=True)
+    token_name = CharField(max_length=64, null=True)
+    request_id = CharField(max_length=128, null=True)
+    time = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "change_log"  # CHANGE is a reserved word in MySQL
+        indexes = (
+            (("image_pk", "id"), False),
+            (("external_id_key", "id"), False),
+            (("token_name", "id"), False),
+            (("time", "id"), False),
+        )
+
+
+class CatalogState(BaseModel):
+    """The single row that moves with every write: a generation number (cheap ETags for whole
+    listings) and the number of images (the unfiltered total without a scan)."""
+
+    id = IntegerField(primary_key=True)
+    generation = BigIntegerField(default=0)
+    image_count = IntegerField(default=0)
+
+    ROW = 1
 
 
 class Token(BaseModel):
@@ -139,6 +198,3 @@ class Token(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
-
-
-MODELS = (Image, ImageLabel, Version, Token)

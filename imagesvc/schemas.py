@@ -8,9 +8,9 @@ import datetime
 import re
 
 import marshmallow as ma
-from marshmallow import ValidationError, fields, post_load, pre_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from .models import CHIP_TYPES, IMAGE_TYPES, STATUSES, fold
+from .models import ARCHITECTURES, CHIP_TYPES, IMAGE_TYPES, STATUSES, fold
 
 # Control characters never belong in text; single-line text also refuses line breaks and
 # invisible format characters (zero-width spaces, bidi overrides).
@@ -41,6 +41,24 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def camelcase(name):
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def error_paths(messages, prefix=""):
+    """Flatten marshmallow's nested errors to ``{"path": [messages]}``.
+
+    ``{"images": {3: {"name": [...]}}}`` -> ``{"images[3].name": [...]}``; errors of the items of
+    a list of strings stay under the list, numbered: ``{"frameworks": ["[0] ..."]}``.
+    """
+    flat = {}
+    for key, value in messages.items():
+        path = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and all(isinstance(k, int) and isinstance(v, list) for k, v in value.items()):
+            flat[path] = [f"[{index}] {message}" for index, item in value.items() for message in item]
+        elif isinstance(value, dict):
+            flat.update(error_paths(value, path))
+        else:
+            flat[path] = value
+    return flat
 
 
 def size_in_bytes(size):
@@ -129,8 +147,9 @@ class LabelList(fields.List):
     """Frameworks or scopes: trimmed items of 1-64 chars, duplicates (ignoring case) dropped
     keeping the first, at most 20 after dropping."""
 
-    def __init__(self, **kwargs):
-        super().__init__(Text(min_length=1, max_length=64), validate=validate.Length(max=20), **kwargs)
+    def __init__(self, item=None, max_items=20, **kwargs):
+        super().__init__(item or Text(min_length=1, max_length=64), validate=validate.Length(max=max_items),
+                         **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         unique = {}
@@ -295,6 +314,13 @@ class ImageQueryArgsSchema(PageArgsSchema):
     applicable_scope = Text(max_length=64, metadata={"description": "A whole applicable scope, ignoring case."})
     status = enum(STATUSES, metadata={"description": "(beyond)"})
     type = enum(IMAGE_TYPES, attribute="image_type", metadata={"description": "(beyond)"})
+    python_version = Text(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR,
+                          metadata={"description": "Images having a version with this Python version or a "
+                                                   "more precise one (3.10 matches 3.10.4) (beyond)."})
+    cuda_version = Text(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR,
+                        metadata={"description": "Images having a version with this CUDA version or a more "
+                                                 "precise one (12 matches 12.1) (beyond)."})
+    architecture = enum(ARCHITECTURES, metadata={"description": "Images having a version built for it (beyond)."})
     sort_by = enum(("lastUpdateTime", "createTime", "name"), load_default="lastUpdateTime",
                    metadata={"description": "(beyond)"})
     order = enum(("desc", "asc"), load_default="desc", metadata={"description": "(beyond)"})
@@ -320,6 +346,8 @@ class VersionCreateSchema(WriteSchema):
     python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     description = Description()
+    architectures = LabelList(enum(ARCHITECTURES), max_items=len(ARCHITECTURES), load_default=list,
+                              metadata={"description": "Platforms the version is built for (beyond)."})
     create_time = UtcDateTime(metadata={"description": "Defaults to now; without an offset it is UTC."})
 
     @pre_load
@@ -342,6 +370,7 @@ class VersionSchema(CamelSchema):
     python_version = fields.String(allow_none=True)
     cuda_version = fields.String(allow_none=True)
     description = fields.String()
+    architectures = fields.List(fields.String())
     create_time = UtcDateTime()
 
 
@@ -350,6 +379,117 @@ class VersionPageSchema(CamelSchema):
     total = fields.Integer()
     page_no = fields.Integer(metadata={"description": "Only when paging was asked for."})
     page_size = fields.Integer(metadata={"description": "Only when paging was asked for."})
+
+
+# ----- the catalog file, history, the spawner feed -----
+
+class CatalogImageSchema(ImageCreateSchema):
+    """An image of a catalog file: its imageId is required (imports match on it) and it
+    carries its versions."""
+
+    image_id = Text(attribute="external_id", required=True, min_length=1, max_length=128, pattern=IMAGE_ID,
+                    pattern_error="Only letters, digits, '.', '_' and '-', starting with a letter or digit.")
+    versions = fields.List(fields.Nested(VersionCreateSchema), load_default=list)
+
+
+class CatalogSchema(WriteSchema):
+    """A catalog file: ``{"format": "imagesvc-catalog", "version": 1, "images": [...]}``."""
+
+    FORMAT, VERSION = "imagesvc-catalog", 1
+
+    format = fields.String(required=True, validate=validate.Equal(FORMAT))
+    version = fields.Integer(required=True, strict=True, validate=validate.Equal(VERSION))
+    images = fields.List(fields.Nested(CatalogImageSchema), required=True)
+
+    @validates_schema
+    def unique_entries(self, data, **kwargs):
+        """Two entries may not share an imageId or a name (ignoring case)."""
+        errors = {}
+        for field, attribute in (("imageId", "external_id"), ("name", "name")):
+            first_seen = {}
+            for index, entry in enumerate(data.get("images", [])):
+                earlier = first_seen.setdefault(fold(entry[attribute]), index)
+                if earlier != index:
+                    errors.setdefault(index, {})[field] = [f"Same as images[{earlier}]."]
+        if errors:
+            raise ValidationError({"images": errors})
+
+    @classmethod
+    def document(cls, images):
+        return {"format": cls.FORMAT, "version": cls.VERSION, "images": images}
+
+
+class ImportArgsSchema(CamelSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "Validate and count; write nothing."})
+    prune = fields.Boolean(load_default=False, metadata={"description": "Delete images missing from the file."})
+
+
+class ExportArgsSchema(CamelSchema):
+    status = enum(STATUSES)
+    type = enum(IMAGE_TYPES, attribute="image_type")
+
+
+class ImportResultSchema(CamelSchema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    deleted = fields.Integer()
+    dry_run = fields.Boolean()
+
+
+class ChangeImageSchema(CamelSchema):
+    id = fields.String(attribute="image_pk")
+    image_id = fields.String(attribute="external_id")
+    name = fields.String(attribute="image_name")
+
+
+class ChangeSchema(CamelSchema):
+    id = fields.String()
+    action = fields.String(metadata={"description": "create, update, status, delete, version_create, "
+                                                    "version_delete or import"})
+    image = fields.Function(lambda change: ChangeImageSchema().dump(change))
+    version = fields.String(allow_none=True)
+    before = fields.Dict(allow_none=True, metadata={"description": "The fields involved, before (null: created)."})
+    after = fields.Dict(allow_none=True, metadata={"description": "The fields involved, after (null: deleted)."})
+    token_name = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    time = UtcDateTime()
+
+
+class ChangePageSchema(CamelSchema):
+    list = fields.List(fields.Nested(ChangeSchema))
+    total = fields.Integer()
+    page_no = fields.Integer()
+    page_size = fields.Integer()
+
+
+class HistoryArgsSchema(PageArgsSchema):
+    page_no = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class AuditArgsSchema(HistoryArgsSchema):
+    image_id = Text(attribute="external_id", max_length=128, metadata={"description": "The image's imageId."})
+    token_name = Text(max_length=64)
+    since = UtcDateTime(metadata={"description": "Changes at or after this time."})
+
+
+FEED_FORMATS = ("json", "kubeflow", "jupyterhub")
+
+
+class FeedArgsSchema(CamelSchema):
+    applicable_scope = Text(max_length=64, metadata={"description": "Only images for this scope."})
+    format = enum(FEED_FORMATS, load_default="json")
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+
+
+class FeedImageSchema(ImageSummarySchema):
+    versions = fields.List(fields.Nested(VersionSchema))
+
+
+class FeedSchema(CamelSchema):
+    list = fields.List(fields.Nested(FeedImageSchema))
+    total = fields.Integer()
 
 
 class HealthSchema(ma.Schema):

@@ -21,8 +21,8 @@ from imagesvc.db import db
 SERVER_URL = urlsplit(os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"))
 MYSQL_DATABASE = f"{SERVER_URL.path.lstrip('/') or 'test'}_{os.getpid()}"
 MYSQL_URL = SERVER_URL._replace(path=f"/{MYSQL_DATABASE}").geturl()
-# Rows are removed child tables first; schema_migration stays.
-TABLES = ("version", "image_label", "image", "token")
+# Rows are removed child tables first; schema_migration stays, catalog_state is reset.
+TABLES = ("version_architecture", "version", "image_label", "image", "change_log", "token")
 
 _mysql = {"checked": False, "reason": None}
 _passed = Counter()
@@ -103,6 +103,7 @@ def app(db_url, tmp_path):
         if db_url.startswith("mysql"):
             for table in TABLES:
                 db.execute_sql(f"DELETE FROM `{table}`")
+            db.execute_sql("UPDATE catalog_state SET generation = 0, image_count = 0")
         db.close()
     yield app
     app.extensions["imagesvc.db"].close_all()

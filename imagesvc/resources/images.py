@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from .. import catalog
 from ..api import Blueprint
-from ..auth import auth
+from ..auth import auth, current_actor
 from ..schemas import (
     ImageCreateSchema,
     ImagePageSchema,
@@ -50,7 +50,7 @@ class Images(MethodView):
 
         Role: editor. Duplicate name or imageId (ignoring case): 409.
         """
-        image = catalog.create_image(fields)
+        image = catalog.create_image(fields, current_actor())
         return with_etag(image, 201, {"Location": url_for("images.ImageById", image_id=image.id)})
 
 
@@ -80,7 +80,7 @@ class ImageById(MethodView):
 
         Role: editor. Any non-empty subset of the writable fields except status.
         """
-        return with_etag(catalog.update_image(image_id, changes, request.if_match))
+        return with_etag(catalog.update_image(image_id, changes, request.if_match, current_actor()))
 
     @auth.login_required(role="editor")
     @blp.response(200, message="删除镜像成功")
@@ -90,7 +90,7 @@ class ImageById(MethodView):
 
         Role: editor.
         """
-        catalog.delete_image(image_id, request.if_match)
+        catalog.delete_image(image_id, request.if_match, current_actor())
 
 
 @blp.route("/<image_id>/status")
@@ -104,4 +104,4 @@ class ImageStatus(MethodView):
 
         Role: editor. online, offline or pending.
         """
-        return with_etag(catalog.set_status(image_id, body["status"], request.if_match))
+        return with_etag(catalog.set_status(image_id, body["status"], request.if_match, current_actor()))

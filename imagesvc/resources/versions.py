@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from .. import catalog
 from ..api import Blueprint
-from ..auth import auth
+from ..auth import auth, current_actor
 from ..schemas import PageArgsSchema, VersionCreateSchema, VersionPageSchema, VersionSchema
 
 blp = Blueprint("versions", __name__, url_prefix="/api/images/<image_id>/versions",
@@ -31,7 +31,7 @@ class Versions(MethodView):
 
         Role: editor. Duplicate version in this image (ignoring case): 409.
         """
-        return catalog.create_version(image_id, fields)
+        return catalog.create_version(image_id, fields, current_actor())
 
 
 @blp.route("/<version>")
@@ -52,4 +52,4 @@ class VersionByName(MethodView):
 
         Role: editor.
         """
-        catalog.delete_version(image_id, version)
+        catalog.delete_version(image_id, version, current_actor())

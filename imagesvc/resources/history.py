@@ -1,0 +1,36 @@
+"""The history of every change: per image (readers) and across the catalog (admins)."""
+
+from flask.views import MethodView
+
+from .. import catalog
+from ..api import Blueprint
+from ..auth import auth
+from ..schemas import AuditArgsSchema, ChangePageSchema, HistoryArgsSchema
+
+blp = Blueprint("history", __name__, description="Who changed what, and when (beyond).")
+
+
+@blp.route("/api/images/<image_id>/history")
+class ImageHistory(MethodView):
+    @auth.login_required(role="reader")
+    @blp.arguments(HistoryArgsSchema, location="query")
+    @blp.response(200, ChangePageSchema)
+    def get(self, args, image_id):
+        """The changes of one image, newest first
+
+        Role: reader. Still answers after the image was deleted.
+        """
+        return catalog.image_history(image_id, **args)
+
+
+@blp.route("/api/audit")
+class Audit(MethodView):
+    @auth.login_required(role="admin")
+    @blp.arguments(AuditArgsSchema, location="query")
+    @blp.response(200, ChangePageSchema)
+    def get(self, args):
+        """Every change to the catalog, newest first
+
+        Role: admin. Filter by imageId, tokenName and since (a time).
+        """
+        return catalog.audit(**args)
