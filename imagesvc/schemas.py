@@ -161,19 +161,24 @@ class LabelList(fields.List):
 class UtcDateTime(fields.DateTime):
     """ISO 8601 in (no offset means UTC), naive UTC whole seconds inside, ``…Z`` out."""
 
-    default_error_messages = {"range": "Must be between years 1970 and 9999."}
+    default_error_messages = {
+        "range": "Must be between years 1000 and 9999.",
+        "no_time": "Must be a date-time with a time of day, like 2025-01-15T10:30:00Z.",
+    }
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value.strip()) <= len("2025-01-15"):
+            raise self.make_error("no_time")
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is not None:
             try:
                 moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
             except OverflowError as exc:
                 raise self.make_error("range") from exc
-        if not 1970 <= moment.year <= 9999:
+        if not 1000 <= moment.year <= 9999:  # what MySQL's DATETIME can hold
             raise self.make_error("range")
         return moment.replace(microsecond=0)
 
@@ -359,6 +364,8 @@ class VersionCreateSchema(WriteSchema):
     @post_load
     def add_size_in_bytes(self, data, **kwargs):
         data["size_bytes"] = size_in_bytes(data.get("size"))
+        if data["size_bytes"] is not None and data["size_bytes"] > 2**63 - 1:
+            raise ValidationError("Too large to count in bytes.", "size")
         return data
 
 

@@ -1,0 +1,345 @@
+"""Authentication and roles (contract section 2) and the ``imagesvc`` token and db commands."""
+
+import os
+import re
+import stat
+from urllib.parse import urljoin
+
+import pytest
+
+from imagesvc import create_app, tokens
+from imagesvc.db import db
+from imagesvc.models import Token
+
+CHALLENGE = 'Bearer realm="imagesvc"'
+COLUMNS = re.compile(r"\s{2,}")
+TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+# The role matrix: (method, path, body, status for reader, editor, admin); {id} is an image with version 1.0.
+MATRIX = [
+    ("get", "/api/images", None, 200, 200, 200),
+    ("get", "/api/images/{id}", None, 200, 200, 200),
+    ("get", "/api/images/{id}/versions", None, 200, 200, 200),
+    ("get", "/api/images/{id}/versions/1.0", None, 200, 200, 200),
+    ("post", "/api/images", {"name": "new image", "imageAddress": "registry.example.com/team/new:1"}, 403, 201, 201),
+    ("put", "/api/images/{id}", {"description": "changed"}, 403, 200, 200),
+    ("delete", "/api/images/{id}", None, 403, 200, 200),
+    ("put", "/api/images/{id}/status", {"status": "online"}, 403, 200, 200),
+    ("post", "/api/images/{id}/versions", {"version": "2.0"}, 403, 201, 201),
+    ("delete", "/api/images/{id}/versions/1.0", None, 403, 200, 200),
+]
+ROLES = ("reader", "editor", "admin")
+ENDPOINTS = [(method, path, body) for method, path, body, *_ in MATRIX]
+ENDPOINT_IDS = [f"{method.upper()} {path}" for method, path, _ in ENDPOINTS]
+ROLE_CASES = [(role, method, path, body, statuses[ROLES.index(role)])
+              for method, path, body, *statuses in MATRIX for role in ROLES]
+ROLE_CASE_IDS = [f"{role}-{method.upper()} {path}" for role, method, path, _, _ in ROLE_CASES]
+
+
+@pytest.fixture
+def image(make_image, make_version):
+    image = make_image()
+    make_version(image["id"], "1.0")
+    return image
+
+
+@pytest.fixture
+def call(client, image):
+    """Send one of ENDPOINTS with the given headers."""
+
+    def call(method, path, body, headers):
+        return getattr(client, method)(path.format(id=image["id"]), json=body, headers=headers)
+
+    return call
+
+
+@pytest.fixture
+def bare_client(tmp_path):
+    """A client of an app whose storage plays no part (routing, probes): runs once, not per backend."""
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"})
+    yield app.test_client()
+    app.extensions["imagesvc.db"].close_all()
+
+
+@pytest.fixture
+def mint(app):
+    """Issue a token through the real code; returns the token."""
+
+    def mint(name, role):
+        with app.app_context():
+            token = tokens.create(name, role)
+            db.close()
+        return token
+
+    return mint
+
+
+@pytest.fixture
+def token_row(app):
+    def token_row(name):
+        with app.app_context():
+            row = Token.get(Token.name == name)
+            db.close()
+        return row
+
+    return token_row
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_unauthorized(response):
+    body = response.get_json()
+    assert response.status_code == 401, body
+    assert body["success"] is False
+    assert body["code"] == "UNAUTHORIZED"
+    assert response.headers["WWW-Authenticate"] == CHALLENGE
+
+
+# ----- 401 -----
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_no_token_is_401_with_the_bearer_challenge(call, method, path, body):
+    assert_unauthorized(call(method, path, body, {}))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("header", [
+    "Bearer",
+    "Basic dXNlcjpwYXNz",
+    "Token {token}",
+    "{token}",
+    "Bearer{token}",
+    "Bearer {token} extra",
+])
+def test_malformed_authorization_header_is_401(client, auth_headers, header):
+    token = auth_headers("admin")["Authorization"].removeprefix("Bearer ")
+    assert_unauthorized(client.get("/api/images", headers={"Authorization": header.format(token=token)}))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("token", ["isv_" + "A" * 43, "令牌"])
+def test_unknown_token_is_401(client, auth_headers, token):
+    auth_headers("admin")
+    assert_unauthorized(client.get("/api/images", headers=bearer(token)))
+
+
+@pytest.mark.sqlite_only
+def test_token_differing_only_in_case_is_401(client, mint):
+    token = mint("case", "reader")
+    assert_unauthorized(client.get("/api/images", headers=bearer(token.swapcase())))
+
+
+def test_revoked_token_is_401(app, client, mint):
+    token = mint("gone", "admin")
+    with app.app_context():
+        tokens.revoke("gone")
+        db.close()
+    assert_unauthorized(client.get("/api/images", headers=bearer(token)))
+
+
+def test_revoked_token_is_refused_on_the_very_next_request(client, runner, mint):
+    token = mint("soon-gone", "editor")
+    assert client.get("/api/images", headers=bearer(token)).status_code == 200
+    assert runner.invoke(args=["token", "revoke", "soon-gone"]).exit_code == 0
+    assert_unauthorized(client.get("/api/images", headers=bearer(token)))
+
+
+@pytest.mark.sqlite_only
+def test_missing_token_is_401_before_the_body_is_validated(client):
+    assert_unauthorized(client.post("/api/images", json={"name": ""}))
+
+
+@pytest.mark.sqlite_only
+def test_missing_token_is_401_before_the_image_is_looked_up(client):
+    assert_unauthorized(client.get("/api/images/999999"))
+
+
+# ----- 403 and the role matrix -----
+
+@pytest.mark.sqlite_only
+def test_reader_with_an_invalid_body_is_403_not_422(client, auth_headers):
+    response = client.post("/api/images", json={"name": ""}, headers=auth_headers("reader"))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("role", "method", "path", "body", "status"), ROLE_CASES, ids=ROLE_CASE_IDS)
+def test_reader_may_only_read_and_editor_and_admin_may_also_write(call, auth_headers, role, method, path, body,
+                                                                  status):
+    response = call(method, path, body, auth_headers(role))
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["success"] is (status != 403)
+    if status == 403:
+        assert response.get_json()["code"] == "FORBIDDEN"
+
+
+# ----- unauthenticated endpoints and routing before auth -----
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/openapi.json"])
+def test_operations_and_the_openapi_document_need_no_token(bare_client, path):
+    assert bare_client.get(path).status_code == 200
+
+
+def test_docs_page_and_its_local_assets_need_no_token(bare_client):
+    page = bare_client.get("/api/docs")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert assets and not any(re.match(r"(https?:)?//", asset) for asset in assets)
+    for asset in assets:
+        with bare_client.get(urljoin("/api/docs", asset)) as response:  # closes the served file
+            assert response.status_code == 200, asset
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/images/1/nope", "/api/images/1/versions/1.0/more", "/nope"])
+def test_unknown_path_without_token_is_404(bare_client, path):
+    response = bare_client.get(path)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("patch", "/api/images"),
+    ("delete", "/api/images"),
+    ("post", "/api/images/1"),
+    ("post", "/api/images/1/status"),
+    ("put", "/api/images/1/versions"),
+])
+def test_wrong_method_without_token_is_405(bare_client, method, path):
+    response = getattr(bare_client, method)(path)
+    assert response.status_code == 405
+    assert response.get_json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+# ----- imagesvc token create / list / revoke / local -----
+
+def test_token_create_prints_only_the_token_on_stdout(runner):
+    result = runner.invoke(args=["token", "create", "ci", "--role", "editor"])
+    assert result.exit_code == 0
+    assert re.fullmatch(r"[A-Za-z0-9_\-]{43,}\n", result.stdout)
+
+
+@pytest.mark.parametrize(("role", "write_status"), [("reader", 403), ("editor", 201), ("admin", 201)])
+def test_token_create_issues_a_working_token_of_that_role(client, runner, role, write_status):
+    token = runner.invoke(args=["token", "create", "ci", "--role", role]).stdout.strip()
+    body = {"name": "by cli", "imageAddress": "registry.example.com/team/cli:1"}
+    assert client.get("/api/images", headers=bearer(token)).status_code == 200
+    assert client.post("/api/images", json=body, headers=bearer(token)).status_code == write_status
+
+
+def test_token_create_issues_a_different_token_each_time(runner):
+    first = runner.invoke(args=["token", "create", "one", "--role", "reader"]).stdout
+    second = runner.invoke(args=["token", "create", "two", "--role", "reader"]).stdout
+    assert first != second
+
+
+def test_token_create_with_a_taken_name_fails(runner):
+    runner.invoke(args=["token", "create", "ci", "--role", "editor"])
+    result = runner.invoke(args=["token", "create", "ci", "--role", "admin"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--role", "root"], ["--role", "Admin"], []])
+def test_token_create_without_a_valid_role_fails(runner, args):
+    assert runner.invoke(args=["token", "create", "ci", *args]).exit_code == 2
+
+
+def test_token_is_stored_only_as_a_hash(runner, token_row):
+    token = runner.invoke(args=["token", "create", "ci", "--role", "editor"]).stdout.strip()
+    row = token_row("ci")
+    assert all(token not in str(value) for value in row.__data__.values())
+    assert row.role == "editor"
+
+
+def test_token_list_shows_name_role_created_last_used_revoked(client, runner):
+    used = runner.invoke(args=["token", "create", "used", "--role", "editor"]).stdout.strip()
+    runner.invoke(args=["token", "create", "revoked", "--role", "admin"])
+    client.get("/api/images", headers=bearer(used))
+    runner.invoke(args=["token", "revoke", "revoked"])
+    result = runner.invoke(args=["token", "list"])
+    header, *lines = result.stdout.splitlines()
+    rows = {cells[0]: cells for cells in (COLUMNS.split(line) for line in lines)}
+    assert result.exit_code == 0
+    assert COLUMNS.split(header) == ["NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"]
+    assert rows["used"][1] == "editor" and TIME.fullmatch(rows["used"][2]) and TIME.fullmatch(rows["used"][3])
+    assert rows["used"][4] == "-"
+    assert rows["revoked"][1] == "admin" and rows["revoked"][3] == "-" and TIME.fullmatch(rows["revoked"][4])
+
+
+def test_token_list_never_shows_a_token_or_its_hash(runner, token_row):
+    token = runner.invoke(args=["token", "create", "ci", "--role", "editor"]).stdout.strip()
+    output = runner.invoke(args=["token", "list"]).output
+    assert token not in output
+    assert token_row("ci").token_hash not in output
+
+
+def test_token_revoke_of_an_unknown_name_fails(runner):
+    result = runner.invoke(args=["token", "revoke", "nobody"])
+    assert result.exit_code == 1
+
+
+def test_token_revoke_marks_the_token_revoked(runner, token_row):
+    runner.invoke(args=["token", "create", "ci", "--role", "editor"])
+    assert runner.invoke(args=["token", "revoke", "ci"]).exit_code == 0
+    assert token_row("ci").revoked_at is not None
+
+
+def test_token_local_creates_an_owner_only_file_with_an_admin_token(app, client, runner):
+    result = runner.invoke(args=["token", "local"])
+    path = os.path.join(app.instance_path, "local-admin-token")
+    body = {"name": "by local", "imageAddress": "registry.example.com/team/local:1"}
+    assert result.exit_code == 0
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as file:
+        assert file.read().strip() == result.stdout.strip()
+    assert client.post("/api/images", json=body, headers=bearer(result.stdout.strip())).status_code == 201
+
+
+def test_token_local_prints_the_same_token_the_second_time(runner):
+    first = runner.invoke(args=["token", "local"])
+    second = runner.invoke(args=["token", "local"])
+    assert second.exit_code == 0
+    assert second.stdout == first.stdout
+
+
+def test_token_local_issues_a_new_token_when_the_old_one_was_revoked(client, runner):
+    first = runner.invoke(args=["token", "local"]).stdout.strip()
+    runner.invoke(args=["token", "revoke", "local-admin"])
+    second = runner.invoke(args=["token", "local"]).stdout.strip()
+    assert second != first
+    assert client.get("/api/images", headers=bearer(second)).status_code == 200
+
+
+# ----- imagesvc db upgrade / status -----
+
+def test_db_upgrade_is_safe_to_run_twice_and_says_up_to_date(client, runner, auth_headers, make_image):
+    image = make_image()
+    results = [runner.invoke(args=["db", "upgrade"]) for _ in range(2)]
+    assert [result.exit_code for result in results] == [0, 0]
+    assert all("up to date" in result.output for result in results)
+    assert client.get(f"/api/images/{image['id']}", headers=auth_headers("reader")).status_code == 200
+
+
+def test_db_upgrade_creates_the_schema_of_an_empty_database(tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    runner = app.test_cli_runner()
+    try:
+        pending = runner.invoke(args=["db", "status"])
+        first = runner.invoke(args=["db", "upgrade"])
+        second = runner.invoke(args=["db", "upgrade"])
+        created = runner.invoke(args=["token", "create", "ci", "--role", "reader"])
+    finally:
+        app.extensions["imagesvc.db"].close_all()
+    assert re.search(r"^0001_initial\s+pending$", pending.output, re.MULTILINE)
+    assert first.exit_code == 0 and "up to date" not in first.output
+    assert "up to date" in second.output
+    assert created.exit_code == 0
+
+
+def test_db_status_lists_each_migration_as_applied(runner):
+    result = runner.invoke(args=["db", "status"])
+    assert result.exit_code == 0
+    assert re.search(r"^0001_initial\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", result.output, re.MULTILINE)
+    assert "pending" not in result.output
