@@ -1,36 +1,96 @@
-"""Request ids in and out, and on every log line of the request; logs go to stderr."""
+"""Logs: one JSON object per line on stderr, request ids in and out, one access line per request.
 
+Every line has ``time``, ``level``, ``logger``, ``pid`` and ``message``; a line written while a
+request is served adds ``request_id``, ``method``, ``path`` (the URL rule, never the raw path, so
+no ids or query strings end up in logs), ``remote_addr`` and ``token_name`` (the name of the
+caller's token, never the token). The access line (logger ``imagesvc.access``) adds ``status`` and
+``duration_ms``; an unexpected error's line adds ``stack_trace``. gunicorn.conf.py gives
+gunicorn's own lines the same formatter.
+"""
+
+import datetime
 import logging
 import re
 import sys
+import time
 import uuid
 
 from flask import g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 
 # A caller's X-Request-ID is kept only if it is sane; anything else is replaced.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
+access_log = logging.getLogger("imagesvc.access")
 
-class RequestIdFilter(logging.Filter):
+
+class JsonLogFormatter(JsonFormatter):
+    """A log record as one line of JSON: UTC time in ISO 8601, Chinese kept readable."""
+
+    def __init__(self):
+        super().__init__(
+            "{asctime}{levelname}{name}{process}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid",
+                           "exc_info": "stack_trace"},
+            json_ensure_ascii=False,
+        )
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the current request's id, method, URL rule and token name to every line it logs."""
+
     def filter(self, record):
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if has_request_context():
+            record.request_id = g.get("request_id")
+            record.method = request.method
+            record.path = request.url_rule.rule if request.url_rule else None
+            record.remote_addr = request.remote_addr
+            record.token_name = g.get("token_name")
         return True
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (as logging's last-resort handler does),
+    so a test capturing stderr sees the lines of an app built before it started capturing."""
+
+    def __init__(self, level=logging.NOTSET):
+        logging.Handler.__init__(self, level)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+
+def make_handler():
+    handler = StderrHandler()
+    handler.addFilter(RequestContextFilter())
+    handler.setFormatter(JsonLogFormatter())
+    return handler
+
+
 def init_app(app):
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    app.logger.handlers = [handler]
+    app.logger.handlers = [make_handler()]
     app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
     app.logger.propagate = False
 
     @app.before_request
     def assign_request_id():
+        g.request_started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
+    # Registered first, so it runs last of the after_request functions: it sees the final status.
     @app.after_request
     def send_request_id(response):
         response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
+        rule = request.url_rule.rule if request.url_rule else "-"
+        access_log.info("%s %s %s", request.method, rule, response.status_code,
+                        extra={"status": response.status_code, "duration_ms": duration_ms})
         return response
