@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import config, db, logs
+from . import config, db, headers, logs
 
 
 def create_app(config_overrides=None):
@@ -19,17 +19,20 @@ def create_app(config_overrides=None):
     logs.init_app(app)
     db.init_app(app)
     register_api(app)
+    headers.init_app(app)
     register_cli(app)
     return app
 
 
 def register_api(app):
+    from . import metrics
     from .api import Api
     from .resources import images, ops, versions
 
     api = Api(app)
     for module in (images, versions, ops):
         api.register_blueprint(module.blp)
+    metrics.init_app(app, api)
 
 
 def register_cli(app):

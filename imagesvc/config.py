@@ -11,6 +11,8 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Comma-separated browser origins allowed to call the API; empty means no CORS headers.
 CORS_ORIGINS = ""
 LOG_LEVEL = "INFO"
+# Prometheus metrics at /metrics (no token: bind to an internal address); 0 turns them off.
+METRICS = True
 # Seconds a pooled connection may sit idle before it is replaced; shorter than
 # MySQL's wait_timeout so the server never drops one we still hold.
 DATABASE_STALE_TIMEOUT = 300
