@@ -27,11 +27,12 @@ def create_app(config_overrides=None):
 def register_api(app):
     from . import metrics
     from .api import Api
-    from .resources import images, ops, versions
+    from .resources import docs, images, ops, versions
 
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [docs.ErrorResponses()]})
     for module in (images, versions, ops):
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs.blp)
     metrics.init_app(app, api)
 
 

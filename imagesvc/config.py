@@ -25,8 +25,44 @@ API_VERSION = "1.0.0"
 OPENAPI_VERSION = "3.0.3"
 OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
+# Swagger UI at /api/docs, its files served by imagesvc itself (resources/docs.py): no internet
+# needed. The URL is relative to the page, so it holds behind a proxy that adds a path prefix.
+OPENAPI_SWAGGER_UI_PATH = "docs"
+OPENAPI_SWAGGER_UI_URL = "docs/assets/"
+OPENAPI_SWAGGER_UI_CONFIG = {
+    "validatorUrl": None,  # never send the document to an online validator
+    "persistAuthorization": True,
+    "displayRequestDuration": True,
+    "docExpansion": "list",
+    "defaultModelsExpandDepth": 0,
+}
+# The text atop the docs page (lowercase: not a setting).
+api_description = """The catalog of container images of the AI compute platform.
+
+**Authentication.** Every `/api/images…` call needs `Authorization: Bearer <token>` (click
+*Authorize*). Roles: `reader` (every GET), `editor` (reader + every write), `admin`. A token whose
+role is too low gets 403, not 401. `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and
+this page need no token.
+
+**Envelope.** Success: `{"success": true, "data": …, "message": "创建镜像成功"}` (`message` on
+writes; `data` is `null` after a delete). Every error, whatever raised it:
+`{"success": false, "code": "VALIDATION_ERROR", "message": "参数校验失败", "errors": {"name": ["…"]}}`,
+where `errors` maps each camelCase field to its messages and appears only for field-level problems.
+Codes: 400 `BAD_REQUEST`, 401 `UNAUTHORIZED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`,
+409 `CONFLICT`, 412 `PRECONDITION_FAILED` (beyond), 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`,
+422 `VALIDATION_ERROR`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`; each operation lists its own below.
+
+**Conventions.** JSON bodies (`application/json`, UTF-8), camelCase names, times in UTC as
+`2025-01-15T10:30:00Z`. In a list query an empty value means "not given".
+
+**Beyond the original document** (marked *(beyond)* where they appear): `X-Request-ID` on every
+response (the caller's if sane, else a fresh one; also on every log line of the request);
+`ETag` on an image's detail and writes, `If-None-Match` → 304 and `If-Match` → 412; the
+`status`, `type`, `sortBy` and `order` list parameters; `versionCount` and `sizeBytes`; getting
+and deleting one version; `/healthz`, `/readyz`, `/metrics`, this page and the OpenAPI document.
+"""
 API_SPEC_OPTIONS = {
-    "info": {"description": "The catalog of container images of the AI compute platform."},
+    "info": {"description": api_description},
     "components": {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A token from `imagesvc token create`."},
