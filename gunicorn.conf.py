@@ -1,20 +1,88 @@
-"""gunicorn settings, read by default when gunicorn starts in this folder (``make run``)."""
+"""gunicorn settings, read by default when gunicorn starts in this folder (``make run``).
 
-import multiprocessing
+Every setting comes from an ``IMAGESVC_*`` environment variable, with a default that suits the
+machine. Logs: one JSON object per line on stderr, gunicorn's own lines included; the access
+line of each request is written by the app (imagesvc/logs.py), so gunicorn's access log stays off.
+Metrics: the workers share a fresh folder for prometheus_client's multiprocess mode.
+"""
+
 import os
+import shutil
+import tempfile
+
+# ----- metrics: set up before anything imports prometheus_client (it reads this at import) -----
+
+METRICS = os.environ.get("IMAGESVC_METRICS", "1").strip().lower() not in ("0", "false", "off", "no", "")
+# Marks the folder as set up by this master, so a config reload (SIGHUP) keeps it.
+_METRICS_OWNER = "IMAGESVC_METRICS_DIR_OWNER"
+
+
+def _fresh_metrics_dir():
+    """Point PROMETHEUS_MULTIPROC_DIR at an empty folder: the one given, emptied, or a new one."""
+    if os.environ.get(_METRICS_OWNER, "").startswith(f"{os.getpid()}:"):
+        return
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        # Values from an earlier run would be added to this run's.
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+        created = "given"
+    else:
+        path = tempfile.mkdtemp(prefix="imagesvc-metrics-")
+        created = "made"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ[_METRICS_OWNER] = f"{os.getpid()}:{created}"
+
+
+if METRICS:
+    _fresh_metrics_dir()
+
+# ----- serving -----
 
 bind = os.environ.get("IMAGESVC_BIND", "127.0.0.1:8000")
-# Sync workers measured fastest here; two per core is plenty for a SQLite-backed service.
-workers = int(os.environ.get("IMAGESVC_WORKERS", multiprocessing.cpu_count()))
+# Sync workers, one per core this process may use, measured fastest here (2 on 2 cores);
+# IMAGESVC_THREADS > 1 switches to gthread workers.
+workers = int(os.environ.get("IMAGESVC_WORKERS", len(os.sched_getaffinity(0))))
 threads = int(os.environ.get("IMAGESVC_THREADS", 1))
+# A worker silent for this long is killed and replaced.
 timeout = int(os.environ.get("IMAGESVC_TIMEOUT", 30))
+# On SIGTERM, workers finish the requests they hold for up to this long.
 graceful_timeout = int(os.environ.get("IMAGESVC_GRACEFUL_TIMEOUT", 20))
 keepalive = 5
-# Only proxies listed here may set X-Forwarded-For / X-Forwarded-Proto.
+# Only proxies listed here may set X-Forwarded-Proto and friends (comma-separated, or *).
 forwarded_allow_ips = os.environ.get("IMAGESVC_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn 27 opens a per-user control socket; two instances on one machine would fight over it.
 control_socket_disable = True
+proc_name = "imagesvc"
+# Worker heartbeats in memory, not on a disk that may stall.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
 
+# ----- logs -----
+
+LOG_LEVEL = os.environ.get("IMAGESVC_LOG_LEVEL", "INFO").upper()
+loglevel = LOG_LEVEL.lower()
+# The app logs one JSON access line per request; gunicorn's own would be a second, plain one.
+accesslog = None
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "imagesvc.logs.JsonLogFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    # Everything (gunicorn, libraries) goes out as JSON; the app's logger has its own handler.
+    "root": {"level": LOG_LEVEL, "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": LOG_LEVEL, "handlers": [], "propagate": True},
+        # A logconfig_dict turns gunicorn's access log on: keep it silent.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
+
+
+# ----- hooks -----
 
 def post_fork(server, worker):
     """Drop any connection inherited from the master: each worker opens its own."""
@@ -22,3 +90,24 @@ def post_fork(server, worker):
 
     if db.obj is not None:
         db.obj.close_all()
+
+
+def post_worker_init(worker):
+    """Refuse to serve in debug mode (FLASK_DEBUG or IMAGESVC_DEBUG): it is for a desk, not a server."""
+    if getattr(worker.wsgi, "debug", False):
+        raise RuntimeError("imagesvc refuses to run in debug mode under gunicorn: unset FLASK_DEBUG and IMAGESVC_DEBUG")
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (its counts stay in the totals)."""
+    if METRICS:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this master made."""
+    owner = os.environ.get(_METRICS_OWNER, "")
+    if METRICS and owner == f"{os.getpid()}:made":
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
