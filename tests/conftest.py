@@ -9,6 +9,7 @@ machine never see each other's rows.
 
 import ipaddress
 import os
+import shutil
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ import pymysql
 import pytest
 
 from imagesvc import create_app, migrations, tokens
-from imagesvc.db import db
+from imagesvc.db import db, open_database
 
 SERVER_URL = urlsplit(os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"))
 MYSQL_DATABASE = f"{SERVER_URL.path.lstrip('/') or 'test'}_{os.getpid()}"
@@ -61,7 +62,15 @@ def mysql_unavailable_reason():
             cursor.execute(f"CREATE DATABASE `{MYSQL_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         server.close()
         _mysql["created"] = True
+        migrated(MYSQL_URL)
     return _mysql["reason"]
+
+
+def migrated(url):
+    """Bring the database at ``url`` up to the latest schema (once per run: tests reuse it)."""
+    database = open_database(url)
+    migrations.upgrade(database)
+    database.close_all()
 
 
 def pytest_sessionfinish(session):
@@ -89,9 +98,20 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file that each test copies, rather than migrating its own."""
+    path = tmp_path_factory.mktemp("template") / "imagesvc.db"
+    migrated(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def db_url(backend, tmp_path):
-    return MYSQL_URL if backend == "mysql" else f"sqlite:///{tmp_path / 'imagesvc.db'}"
+def db_url(backend, tmp_path, sqlite_template):
+    if backend == "mysql":
+        return MYSQL_URL
+    shutil.copyfile(sqlite_template, tmp_path / "imagesvc.db")
+    return f"sqlite:///{tmp_path / 'imagesvc.db'}"
 
 
 @pytest.fixture
@@ -99,7 +119,6 @@ def app(db_url, tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOG_LEVEL": "DEBUG"})
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
-        migrations.upgrade(db.obj)
         if db_url.startswith("mysql"):
             for table in TABLES:
                 db.execute_sql(f"DELETE FROM `{table}`")
