@@ -27,17 +27,17 @@ def create_app(config_overrides=None):
 def register_api(app):
     from . import metrics
     from .api import Api
-    from .resources import docs, images, ops, versions
+    from .resources import catalog_files, docs, feed, history, images, ops, versions
 
     api = Api(app, spec_kwargs={"extra_plugins": [docs.ErrorResponses()]})
-    for module in (images, versions, ops):
+    for module in (images, feed, versions, history, catalog_files, ops):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     metrics.init_app(app, api)
 
 
 def register_cli(app):
-    from .cli import db_cli, token_cli
+    from .cli import catalog_cli, db_cli, token_cli
 
-    app.cli.add_command(token_cli)
-    app.cli.add_command(db_cli)
+    for group in (token_cli, db_cli, catalog_cli):
+        app.cli.add_command(group)

@@ -313,10 +313,11 @@ class PageArgsSchema(CamelSchema):
 class ImageQueryArgsSchema(PageArgsSchema):
     page_no = fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-    name = Text(max_length=128, metadata={"description": "Case-insensitive substring of the name."})
-    framework = Text(max_length=64, metadata={"description": "A whole framework, ignoring case."})
+    # Filters have no length limit: a value longer than any stored one simply matches nothing.
+    name = Text(metadata={"description": "Case-insensitive substring of the name."})
+    framework = Text(metadata={"description": "A whole framework, ignoring case."})
     chip_type = enum(CHIP_TYPES)
-    applicable_scope = Text(max_length=64, metadata={"description": "A whole applicable scope, ignoring case."})
+    applicable_scope = Text(metadata={"description": "A whole applicable scope, ignoring case."})
     status = enum(STATUSES, metadata={"description": "(beyond)"})
     type = enum(IMAGE_TYPES, attribute="image_type", metadata={"description": "(beyond)"})
     python_version = Text(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR,
@@ -390,6 +391,15 @@ class VersionPageSchema(CamelSchema):
 
 # ----- the catalog file, history, the spawner feed -----
 
+def repeated(texts):
+    """``(index, index of the first equal one)`` for each text equal, ignoring case, to an earlier one."""
+    first_seen = {}
+    for index, text in enumerate(texts):
+        earlier = first_seen.setdefault(fold(text), index)
+        if earlier != index:
+            yield index, earlier
+
+
 class CatalogImageSchema(ImageCreateSchema):
     """An image of a catalog file: its imageId is required (imports match on it) and it
     carries its versions."""
@@ -397,6 +407,16 @@ class CatalogImageSchema(ImageCreateSchema):
     image_id = Text(attribute="external_id", required=True, min_length=1, max_length=128, pattern=IMAGE_ID,
                     pattern_error="Only letters, digits, '.', '_' and '-', starting with a letter or digit.")
     versions = fields.List(fields.Nested(VersionCreateSchema), load_default=list)
+
+    @validates_schema
+    def unique_versions(self, data, **kwargs):
+        """Two versions of one entry may not be equal ignoring case."""
+        errors = {
+            index: {"version": [f"Same as versions[{earlier}]."]}
+            for index, earlier in repeated(version["version"] for version in data.get("versions", []))
+        }
+        if errors:
+            raise ValidationError({"versions": errors})
 
 
 class CatalogSchema(WriteSchema):
@@ -413,11 +433,8 @@ class CatalogSchema(WriteSchema):
         """Two entries may not share an imageId or a name (ignoring case)."""
         errors = {}
         for field, attribute in (("imageId", "external_id"), ("name", "name")):
-            first_seen = {}
-            for index, entry in enumerate(data.get("images", [])):
-                earlier = first_seen.setdefault(fold(entry[attribute]), index)
-                if earlier != index:
-                    errors.setdefault(index, {})[field] = [f"Same as images[{earlier}]."]
+            for index, earlier in repeated(entry[attribute] for entry in data.get("images", [])):
+                errors.setdefault(index, {})[field] = [f"Same as images[{earlier}]."]
         if errors:
             raise ValidationError({"images": errors})
 

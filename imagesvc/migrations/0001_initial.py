@@ -9,20 +9,26 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    SqliteDatabase,
     TextField,
 )
+from playhouse.sqlite_ext import AutoIncrementField
 
 from imagesvc.migrations import create_tables
 
 
 def up(migrator, db):
+    # SQLite reuses the rowid of the newest row once it is deleted unless told AUTOINCREMENT;
+    # an image id (its URL, its ETag, its history) must never name two images.
+    never_reused_id = AutoIncrementField if isinstance(db, SqliteDatabase) else AutoField
+
     class Base(Model):
         class Meta:
             database = db
             legacy_table_names = False
 
     class Image(Base):
-        id = AutoField()
+        id = never_reused_id()
         name = CharField(max_length=128)
         name_key = CharField(max_length=400, unique=True)
         external_id = CharField(max_length=128)

@@ -8,13 +8,17 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    SqliteDatabase,
     TextField,
 )
+from playhouse.sqlite_ext import AutoIncrementField
 
 from imagesvc.migrations import create_tables
 
 
 def up(migrator, db):
+    never_reused_id = AutoIncrementField if isinstance(db, SqliteDatabase) else AutoField
+
     class Base(Model):
         class Meta:
             database = db
@@ -37,7 +41,7 @@ def up(migrator, db):
             indexes = ((("architecture", "image"), False), (("version", "architecture"), True))
 
     class Change(Base):
-        id = AutoField()
+        id = never_reused_id()
         action = CharField(max_length=32)
         image_pk = IntegerField()
         external_id = CharField(max_length=128)

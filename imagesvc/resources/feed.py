@@ -51,13 +51,13 @@ class Feed(MethodView):
     @blp.arguments(FeedArgsSchema, location="query")
     @blp.response(200, FeedSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(304, description="Not modified: nothing in the catalog changed since the ETag.")
-    @blp.doc(parameters=[{"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"}}])
     def get(self, args):
         """The online images of a scope, newest first, with their versions
 
         Role: reader. format=json (the envelope, as the list endpoint), kubeflow (Kubeflow
         notebook spawner image options) or jupyterhub (KubeSpawner profile_list), both unwrapped.
-        The ETag moves with every write to the catalog, so polling with If-None-Match costs one
+        The ETag moves with every write to the catalog, so polling with If-None-Match (304 while
+        it holds) costs one
         small query while nothing changes.
         """
         query = "&".join(f"{key}={value}" for key, value in sorted(args.items()))
