@@ -9,12 +9,13 @@ IntegrityError becomes ``errors.Conflict`` naming the field.
 
 import re
 import secrets
-from collections import defaultdict, namedtuple
+import threading
+from collections import OrderedDict, defaultdict, namedtuple
 from contextlib import contextmanager
 
-from peewee import IntegrityError, chunked
+from peewee import IntegrityError, chunked, fn
 
-from .db import db
+from .db import db, get_first
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -45,6 +46,10 @@ CONFLICT_FIELDS = (("external_id_key", "imageId"), ("name_key", "name"), ("versi
 VERSIONS_UNPAGED_LIMIT = 1000
 SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
 LABEL_FIELDS = {FRAMEWORK: "frameworks", SCOPE: "applicable_scopes"}
+# Filtered totals kept by catalog generation (see _count), the least recently used dropped first.
+COUNT_CACHE_SIZE = 512
+_counts = OrderedDict()
+_counts_lock = threading.Lock()
 # An image's and a version's content as the API names it: history snapshots and catalog files.
 IMAGE_CONTENT = CatalogImageSchema(exclude=("versions",))
 VERSION_CONTENT = VersionCreateSchema()
@@ -130,19 +135,70 @@ def _store_labels(image, kinds):
         ImageLabel.insert_many(rows).execute()
 
 
-def _label_filter(kind, value):
-    return Image.id.in_(
-        ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind, ImageLabel.key == fold(value))
-    )
+def _label_ids(kind, value):
+    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind, ImageLabel.key == fold(value))
 
 
-def _version_filter(column, dotted):
+def _version_ids(column, dotted):
     """Images with a version whose ``column`` is ``dotted`` or more precise (12 -> 12, 12.1, 12.1.1).
 
     A range rather than LIKE '12.%' so both backends use the (column, image) index.
     """
     same_or_finer = (column == dotted) | ((column >= dotted + ".") & (column < dotted + "/"))
-    return Image.id.in_(Version.select(Version.image).where(same_or_finer))
+    return Version.select(Version.image).where(same_or_finer)
+
+
+def _conditions(filters, correlated):
+    """The WHERE conditions of the image list's ``filters``.
+
+    A filter on related rows (labels, versions) is either a correlated EXISTS, which a page read
+    in index order checks row by row until it is full, or an IN, which a count reads once.
+    """
+    conditions = []
+
+    def related(ids):
+        conditions.append(fn.EXISTS(ids.where(ids.model.image == Image.id)) if correlated else Image.id.in_(ids))
+
+    for column, key in ((Image.chip_type, "chip_type"), (Image.status, "status"), (Image.type, "image_type")):
+        if key in filters:
+            conditions.append(column == filters[key])
+    if "name" in filters:
+        conditions.append(Image.name_key.contains(fold(filters["name"])))
+    if "framework" in filters:
+        related(_label_ids(FRAMEWORK, filters["framework"]))
+    if "applicable_scope" in filters:
+        related(_label_ids(SCOPE, filters["applicable_scope"]))
+    if "python_version" in filters:
+        related(_version_ids(Version.python_version, filters["python_version"]))
+    if "cuda_version" in filters:
+        related(_version_ids(Version.cuda_version, filters["cuda_version"]))
+    if "architecture" in filters:
+        related(VersionArchitecture.select(VersionArchitecture.image)
+                .where(VersionArchitecture.architecture == filters["architecture"]))
+    return conditions
+
+
+def _count(filters, generation):
+    """How many images match ``filters``, counted once per generation of the catalog.
+
+    A filtered count reads every match; the generation moves only with a write, so between
+    writes a repeated filter is answered from here. Keys name the database and generation.
+    """
+    key = (db.obj.database, generation, tuple(sorted(filters.items())))
+    with _counts_lock:
+        if key in _counts:
+            _counts.move_to_end(key)
+            return _counts[key]
+    total = Image.select().where(*_conditions(filters, correlated=False)).count()
+    with _counts_lock:
+        _counts[key] = total
+        while len(_counts) > COUNT_CACHE_SIZE:
+            _counts.popitem(last=False)
+    return total
+
+
+def _state():
+    return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == 0), CatalogState.ROW)
 
 
 def _page(query, page_no, page_size, total):
@@ -179,43 +235,36 @@ def is_new():
 
 def generation():
     """The catalog's generation: it moves with every write."""
-    return CatalogState.get_by_id(CatalogState.ROW).generation
+    return _state().generation
 
 
 # ----- images -----
 
-def list_images(page_no=1, page_size=10, name=None, framework=None, chip_type=None, applicable_scope=None,
-                status=None, image_type=None, python_version=None, cuda_version=None, architecture=None,
-                sort_by="lastUpdateTime", order="desc"):
-    """One page of the images matching every given filter, and their total."""
-    conditions = []
-    if name:
-        conditions.append(Image.name_key.contains(fold(name)))
-    if framework:
-        conditions.append(_label_filter(FRAMEWORK, framework))
-    if applicable_scope:
-        conditions.append(_label_filter(SCOPE, applicable_scope))
-    for column, value in ((Image.chip_type, chip_type), (Image.status, status), (Image.type, image_type)):
-        if value:
-            conditions.append(column == value)
-    if python_version:
-        conditions.append(_version_filter(Version.python_version, python_version))
-    if cuda_version:
-        conditions.append(_version_filter(Version.cuda_version, cuda_version))
-    if architecture:
-        conditions.append(Image.id.in_(
-            VersionArchitecture.select(VersionArchitecture.image)
-            .where(VersionArchitecture.architecture == architecture)))
-    query = Image.select(*SUMMARY_FIELDS).where(*conditions) if conditions else Image.select(*SUMMARY_FIELDS)
-    total = query.count() if conditions else CatalogState.get_by_id(CatalogState.ROW).image_count
+def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
+    """One page of the images matching every given filter, and their total.
+
+    Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
+    cuda_version, architecture; a missing or empty one is not applied.
+    """
+    filters = {key: value for key, value in filters.items() if value}
+    state = _state()
+    total = _count(filters, state.generation) if filters else state.image_count
+    if (page_no - 1) * page_size >= total:  # past the end: no page query
+        return {"list": [], "total": total, "page_no": page_no, "page_size": page_size}
     column = SORT_COLUMNS[sort_by]
     # The id breaks ties, so paging through a stable table never repeats or skips.
     ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
-    return _page(query.order_by(*ordering), page_no, page_size, total)
+    # The page's ids first, from the index alone, then only their rows: a deep page skips
+    # index entries, not table rows.
+    conditions = _conditions(filters, correlated=True)
+    page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
+    page_ids = page_ids.order_by(*ordering).paginate(page_no, page_size).alias("page")
+    items = list(Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering))
+    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
 
 
 def get_image(image_id):
-    image = Image.get_or_none(Image.id == _pk(image_id))
+    image = get_first("image by id", lambda: Image.select().where(Image.id == 0), _pk(image_id))
     if image is None:
         raise ImageNotFound()
     return image
@@ -346,7 +395,7 @@ def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
     query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online")
     if applicable_scope:
-        query = query.where(_label_filter(SCOPE, applicable_scope))
+        query = query.where(*_conditions({"applicable_scope": applicable_scope}, correlated=True))
     images = list(query.order_by(Image.create_time.desc(), Image.id.desc()).limit(limit))
     versions = _versions_of(images, newest_first=True)
     for image in images:

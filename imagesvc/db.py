@@ -56,6 +56,24 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r}: use sqlite:/// or mysql://")
 
 
+_compiled_lookups = {}
+
+
+def get_first(name, build, *params):
+    """The first row of a hot single-row lookup, its SQL compiled once per backend.
+
+    peewee compiles a query's SQL on every execution, which for a lookup by key costs more
+    than running it. ``build()`` makes the query with placeholder values, which ``params``
+    then fill in order.
+    """
+    key = (name, type(db.obj))
+    if key not in _compiled_lookups:
+        query = build()
+        _compiled_lookups[key] = (query.model, query.sql()[0])
+    model, sql = _compiled_lookups[key]
+    return next(iter(model.raw(sql, *params)), None)
+
+
 def is_mysql():
     """True when the bound database is MySQL or MariaDB."""
     return isinstance(db.obj, PooledMySQLDatabase)

@@ -10,6 +10,7 @@ machine never see each other's rows.
 import ipaddress
 import os
 import shutil
+import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -122,7 +123,8 @@ def app(db_url, tmp_path):
         if db_url.startswith("mysql"):
             for table in TABLES:
                 db.execute_sql(f"DELETE FROM `{table}`")
-            db.execute_sql("UPDATE catalog_state SET generation = 0, image_count = 0")
+            # A generation this database never had, as a database made anew gets (0002).
+            db.execute_sql(f"UPDATE catalog_state SET generation = {time.time_ns() // 1000}, image_count = 0")
         db.close()
     yield app
     app.extensions["imagesvc.db"].close_all()

@@ -1,5 +1,7 @@
 """History of every change, version architectures, version filters, and the catalog state row."""
 
+import time
+
 from peewee import (
     AutoField,
     BigIntegerField,
@@ -74,7 +76,10 @@ def up(migrator, db):
         migrator.add_index("version", ("cuda_version", "image_id"), False),
     )
     create_tables(db, [VersionArchitecture, Change, CatalogState])
-    db.execute_sql("INSERT INTO catalog_state (id, generation, image_count) SELECT 1, 0, COUNT(*) FROM image")
+    # The generation starts at the clock (in microseconds), so a database made anew never
+    # repeats a generation an older one had: what is cached by generation stays true.
+    db.execute_sql("INSERT INTO catalog_state (id, generation, image_count) SELECT 1, ?, COUNT(*) FROM image"
+                   .replace("?", db.param), (time.time_ns() // 1000,))
 
 
 def down(migrator, db):
