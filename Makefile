@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean bench bench-scale
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,21 @@ test: $(STAMP)
 ## lint: ruff
 lint: $(STAMP)
 	$(BIN)/ruff check imagesvc tests wsgi.py gunicorn.conf.py
+
+## fuzz: the Schemathesis contract tests at length: FUZZ_EXAMPLES (300) per operation, seed FUZZ_SEED (new each run)
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+.PHONY: fuzz
+fuzz: $(STAMP)
+	IMAGESVC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IMAGESVC_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/pytest tests/test_schemathesis.py $(PYTEST_ARGS)
+
+## bench: seed BENCH_IMAGES images (100000), load them with wrk beside a bare Flask baseline (README)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+## bench-scale: the read scenarios at 10k, 100k and 1M images (BENCH_SCALE_SIZES), p50 per size
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.run --scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build *.egg-info

@@ -79,6 +79,8 @@ class RequestParser(FlaskParser):
                 object_pairs_hook=_reject_duplicate_keys,
                 parse_constant=_reject_constant,
             )
+            # JSON may escape a lone UTF-16 surrogate ("\ud800"): that is not Unicode text.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # bad JSON or UTF-8, duplicate keys, absurd nesting
             abort(400, message="请求体不是合法的 JSON")
         if not isinstance(data, dict):
@@ -100,6 +102,12 @@ def envelope_schema(schema_cls, many=False):
         "message": ma.fields.String(metadata={"description": "Present on writes."}),
         "data": data,
     })
+
+
+def not_modified():
+    """The documented 304: no body, so not through the envelope (a fresh dict: flask-smorest
+    consumes it)."""
+    return {"description": "Not modified: If-None-Match holds the current ETag (beyond).", "content_type": None}
 
 
 class Blueprint(flask_smorest.Blueprint):

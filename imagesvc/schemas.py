@@ -89,13 +89,22 @@ class Text(fields.String):
     }
 
     def __init__(self, *, min_length=0, max_length=None, multiline=False, pattern=None, pattern_error=None,
-                 **kwargs):
+                 pattern_in_doc=True, **kwargs):
         super().__init__(**kwargs)
         self.min_length = min_length
         self.max_length = max_length
         self.multiline = multiline
         self.pattern = pattern
         self.error_messages["pattern"] = pattern_error or "Invalid format."
+        # The same rules in the OpenAPI document (of the trimmed value).
+        self.metadata = {
+            **({"minLength": min_length} if min_length else {}),
+            **({"maxLength": max_length} if max_length is not None else {}),
+            # (a case-blind pattern has no JSON Schema spelling, and the image reference grammar is
+            # beyond what generators of examples read: their descriptions say them instead)
+            **({"pattern": f"^{pattern.pattern}$"} if pattern is not None and pattern_in_doc else {}),
+            **self.metadata,
+        }
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -190,10 +199,12 @@ def enum(values, **kwargs):
     return fields.String(validate=validate.OneOf(values), **kwargs)
 
 
-def image_reference(**kwargs):
-    return Text(min_length=1, max_length=512, pattern=IMAGE_REFERENCE,
+def image_reference(description="", **kwargs):
+    grammar = ("A container image reference, [host[:port]/]path[:tag][@digest]: lowercase path components, "
+               "a tag of up to 128 of [A-Za-z0-9_.-], a digest algo:hex.")
+    return Text(min_length=1, max_length=512, pattern=IMAGE_REFERENCE, pattern_in_doc=False,
                 pattern_error="Not a valid image reference: [host[:port]/]path[:tag][@digest], lowercase path.",
-                **kwargs)
+                metadata={"description": f"{grammar} {description}".strip()}, **kwargs)
 
 
 def http_url():
@@ -346,8 +357,8 @@ class VersionCreateSchema(WriteSchema):
 
     version = Text(required=True, min_length=1, max_length=64, pattern=VERSION,
                    pattern_error="Only letters, digits, '.', '_', '+' and '-', starting with a letter or digit.")
-    image_address = image_reference(metadata={"description": "Defaults to the image's imageAddress."})
-    size = OptionalText(max_length=64, pattern=SIZE,
+    image_address = image_reference("Defaults to the image's imageAddress.")
+    size = OptionalText(max_length=64, pattern=SIZE, pattern_in_doc=False,
                         pattern_error="A number and a unit of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB, like 2.5GB.")
     python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)

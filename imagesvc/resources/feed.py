@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from .. import catalog
-from ..api import Blueprint
+from ..api import Blueprint, not_modified
 from ..auth import auth
 from ..schemas import FeedArgsSchema, FeedSchema
 
@@ -50,7 +50,7 @@ class Feed(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(FeedArgsSchema, location="query")
     @blp.response(200, FeedSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.alt_response(304, description="Not modified: nothing in the catalog changed since the ETag.")
+    @blp.alt_response(304, response=not_modified())
     def get(self, args):
         """The online images of a scope, newest first, with their versions
 

@@ -15,6 +15,7 @@ class ImageHistory(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(HistoryArgsSchema, location="query")
     @blp.response(200, ChangePageSchema)
+    @blp.doc(operationId="getImageHistory")
     def get(self, args, image_id):
         """The changes of one image, newest first
 

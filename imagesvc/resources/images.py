@@ -4,7 +4,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 
 from .. import catalog
-from ..api import Blueprint
+from ..api import Blueprint, not_modified
 from ..auth import auth, current_actor
 from ..schemas import (
     ImageCreateSchema,
@@ -24,6 +24,16 @@ IF_MATCH_DOC = {"parameters": [{
 }]}
 
 
+# Where a created image leads: its id feeds every operation on it (OpenAPI links).
+CREATED_IMAGE_LINKS = {
+    name: {"operationId": operation, "parameters": {"image_id": "$response.body#/data/id"}}
+    for name, operation in (("GetImage", "getImage"), ("UpdateImage", "updateImage"),
+                            ("SetImageStatus", "setImageStatus"), ("DeleteImage", "deleteImage"),
+                            ("ListVersions", "listVersions"), ("CreateVersion", "createVersion"),
+                            ("GetImageHistory", "getImageHistory"))
+}
+
+
 def with_etag(image, status=200, headers=None):
     """The view result for ``image``, tagged with its ETag."""
     return image, status, {"ETag": f'"{image.etag}"', **(headers or {})}
@@ -34,6 +44,7 @@ class Images(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(ImageQueryArgsSchema, location="query")
     @blp.response(200, ImagePageSchema)
+    @blp.doc(operationId="listImages")
     def get(self, args):
         """List images, filtered and paged
 
@@ -45,6 +56,7 @@ class Images(MethodView):
     @blp.arguments(ImageCreateSchema)
     @blp.response(201, ImageSchema, message="创建镜像成功",
                   headers={"Location": {"schema": {"type": "string"}}, "ETag": {"schema": {"type": "string"}}})
+    @blp.doc(operationId="createImage", responses={201: {"links": CREATED_IMAGE_LINKS}})
     def post(self, fields):
         """Create an image
 
@@ -58,9 +70,9 @@ class Images(MethodView):
 class ImageById(MethodView):
     @auth.login_required(role="reader")
     @blp.response(200, ImageSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.alt_response(304, description="Not modified: If-None-Match holds the current ETag (beyond).")
-    @blp.doc(parameters=[{"in": "header", "name": "If-None-Match", "required": False,
-                          "schema": {"type": "string"}}])
+    @blp.alt_response(304, response=not_modified())
+    @blp.doc(operationId="getImage", parameters=[{"in": "header", "name": "If-None-Match", "required": False,
+                                                  "schema": {"type": "string"}}])
     def get(self, image_id):
         """Get an image
 
@@ -74,7 +86,7 @@ class ImageById(MethodView):
     @auth.login_required(role="editor")
     @blp.arguments(ImageUpdateSchema)
     @blp.response(200, ImageSchema, message="更新镜像成功")
-    @blp.doc(**IF_MATCH_DOC)
+    @blp.doc(operationId="updateImage", **IF_MATCH_DOC)
     def put(self, changes, image_id):
         """Update an image (partial)
 
@@ -84,7 +96,7 @@ class ImageById(MethodView):
 
     @auth.login_required(role="editor")
     @blp.response(200, message="删除镜像成功")
-    @blp.doc(**IF_MATCH_DOC)
+    @blp.doc(operationId="deleteImage", **IF_MATCH_DOC)
     def delete(self, image_id):
         """Delete an image and all its versions
 
@@ -98,7 +110,7 @@ class ImageStatus(MethodView):
     @auth.login_required(role="editor")
     @blp.arguments(ImageStatusSchema)
     @blp.response(200, ImageStatusOutSchema, message="状态更新成功")
-    @blp.doc(**IF_MATCH_DOC)
+    @blp.doc(operationId="setImageStatus", **IF_MATCH_DOC)
     def put(self, body, image_id):
         """Change an image's status
 

@@ -7,6 +7,15 @@ from ..api import Blueprint
 from ..auth import auth, current_actor
 from ..schemas import PageArgsSchema, VersionCreateSchema, VersionPageSchema, VersionSchema
 
+# Where a created version leads (OpenAPI links).
+CREATED_VERSION_LINKS = {
+    "GetVersion": {"operationId": "getVersion", "parameters": {
+        "image_id": "$request.path.image_id", "version": "$response.body#/data/version"}},
+    "DeleteVersion": {"operationId": "deleteVersion", "parameters": {
+        "image_id": "$request.path.image_id", "version": "$response.body#/data/version"}},
+    "ListVersions": {"operationId": "listVersions", "parameters": {"image_id": "$request.path.image_id"}},
+}
+
 blp = Blueprint("versions", __name__, url_prefix="/api/images/<image_id>/versions",
                 description="Versions of an image.")
 
@@ -16,6 +25,7 @@ class Versions(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, VersionPageSchema)
+    @blp.doc(operationId="listVersions")
     def get(self, args, image_id):
         """List an image's versions, newest first
 
@@ -26,6 +36,7 @@ class Versions(MethodView):
     @auth.login_required(role="editor")
     @blp.arguments(VersionCreateSchema)
     @blp.response(201, VersionSchema, message="创建版本成功")
+    @blp.doc(operationId="createVersion", responses={201: {"links": CREATED_VERSION_LINKS}})
     def post(self, fields, image_id):
         """Create a version
 
@@ -38,6 +49,7 @@ class Versions(MethodView):
 class VersionByName(MethodView):
     @auth.login_required(role="reader")
     @blp.response(200, VersionSchema)
+    @blp.doc(operationId="getVersion")
     def get(self, image_id, version):
         """Get one version (beyond)
 
@@ -47,6 +59,7 @@ class VersionByName(MethodView):
 
     @auth.login_required(role="editor")
     @blp.response(200, message="删除版本成功")
+    @blp.doc(operationId="deleteVersion")
     def delete(self, image_id, version):
         """Delete one version (beyond)
 
