@@ -156,6 +156,24 @@ def auth_headers(app):
 
 
 @pytest.fixture
+def editor(auth_headers):
+    return auth_headers("editor")
+
+
+@pytest.fixture
+def reader(auth_headers):
+    return auth_headers("reader")
+
+
+@pytest.fixture
+def bare_client(tmp_path):
+    """A client of an app whose storage plays no part (routing, probes, headers): runs once, not per backend."""
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"})
+    yield app.test_client()
+    app.extensions["imagesvc.db"].close_all()
+
+
+@pytest.fixture
 def make_image(client, auth_headers):
     """Create an image through the API; returns its ``data``."""
     counter = iter(range(1, 10_000))

@@ -54,14 +54,6 @@ def call(client, image):
 
 
 @pytest.fixture
-def bare_client(tmp_path):
-    """A client of an app whose storage plays no part (routing, probes): runs once, not per backend."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"})
-    yield app.test_client()
-    app.extensions["imagesvc.db"].close_all()
-
-
-@pytest.fixture
 def mint(app):
     """Issue a token through the real code; returns the token."""
 

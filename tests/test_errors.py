@@ -33,24 +33,6 @@ def image(make_image, make_version):
     return image
 
 
-@pytest.fixture
-def bare_client(tmp_path):
-    """A client of an app whose storage plays no part (routing, probes, headers): runs once, not per backend."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"})
-    yield app.test_client()
-    app.extensions["imagesvc.db"].close_all()
-
-
-@pytest.fixture
-def editor(auth_headers):
-    return auth_headers("editor")
-
-
-@pytest.fixture
-def reader(auth_headers):
-    return auth_headers("reader")
-
-
 def app_on(database_url, **config):
     """A production-like app (exceptions are not propagated) on ``database_url``."""
     return create_app({"TESTING": False, "DATABASE_URL": database_url, **config})

@@ -40,11 +40,6 @@ def audit(client, auth_headers):
     return get
 
 
-@pytest.fixture
-def editor(auth_headers):
-    return auth_headers("editor")
-
-
 def actions(page):
     return [change["action"] for change in page["list"]]
 

@@ -87,16 +87,6 @@ def limited(value, length=40):
 
 
 @pytest.fixture
-def editor(auth_headers):
-    return auth_headers("editor")
-
-
-@pytest.fixture
-def reader(auth_headers):
-    return auth_headers("reader")
-
-
-@pytest.fixture
 def create(client, editor):
     """``create(**fields)``: POST an image (a fresh name and imageAddress unless given; OMIT drops a field)."""
     counter = iter(range(1, 10_000))
@@ -989,7 +979,6 @@ def test_chinese_in_the_list_is_returned_unescaped(make_image, client, reader):
     make_image(name="深度学习镜像", applicableScopes=["开发机"])
     response = client.get("/api/images", headers=reader)
     assert "开发机".encode() in response.data and b"\\u" not in response.data
-
 
 
 # ----- the limits hold on both backends ("both backends behave the same") -----
