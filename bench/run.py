@@ -1,0 +1,395 @@
+"""``make bench`` and ``make bench-scale``: seed a catalog, serve it, load it with wrk, report.
+
+``python -m bench.run`` seeds ``BENCH_IMAGES`` images (100,000), serves them with gunicorn
+under gunicorn.conf.py, measures a bare Flask baseline and then every scenario, prints a table
+with the targets and writes ``bench/last-run.json``.
+
+``python -m bench.run --scale`` seeds each size of ``BENCH_SCALE_SIZES`` (10k, 100k, 1M) in
+turn, runs the read scenarios on each, prints their p50 per size and writes
+``bench/scale-run.json``.
+
+Both run on SQLite in ``instance/bench.db`` unless ``BENCH_DATABASE_URL`` names another
+database (MySQL/MariaDB on loopback, with "bench" in its name): it is dropped and recreated.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from bench.load import CONNECTIONS, INSTALL_WRK, THREADS, Scenario, check_duration, measure, wrk_installed
+from bench.seed import seed
+from bench.server import ROOT, Gunicorn, listening_pid
+from imagesvc import create_app, tokens
+from imagesvc.db import db
+
+BENCH_DIR = os.path.join(ROOT, "bench")
+INSTANCE_DIR = os.path.join(ROOT, "instance")
+DEFAULT_DATABASE_URL = "sqlite:///" + os.path.join(INSTANCE_DIR, "bench.db")
+PAGE_SIZE = 10  # the default list page
+
+# Targets: each scenario's requests/s as a share of the baseline's, and the rest.
+RATIO_TARGETS = {
+    "list_default": 0.35, "list_filtered": 0.30, "list_name": 0.15, "list_deep": 0.25, "detail": 0.50,
+    "versions": 0.40, "create_image": 0.20, "create_version": 0.25, "status": 0.30,
+}
+READ_SCENARIOS = ("list_default", "list_filtered", "list_name", "list_deep", "detail", "versions")
+READ_P99_LIMIT_MS = 50
+WORKER_RSS_LIMIT_MB = 120
+# At the largest size, these p50s may be at most this many times their p50 at the smallest.
+SCALE_SCENARIOS = ("list_default", "list_filtered", "detail")
+SCALE_LIMIT = 2.0
+
+
+@dataclass
+class Settings:
+    database_url: str
+    duration: str
+    warmup: str | None
+
+    def describe_load(self):
+        warmup = f"after {self.warmup} of warm-up" if self.warmup else "no warm-up"
+        return f"wrk {CONNECTIONS} connections, {THREADS} threads, {self.duration} per scenario, {warmup}"
+
+    @property
+    def backend(self):
+        return "sqlite" if self.database_url.startswith("sqlite") else "mysql"
+
+
+@dataclass
+class Catalog:
+    """What the scenarios need to know of the seeded catalog."""
+
+    images: int
+    full_image_id: int  # an image with exactly 20 versions
+    last_page: int  # of the default listing
+
+
+def scenarios(catalog, names):
+    """The scenarios called ``names``, in that order, against ``catalog``."""
+    everything = [
+        Scenario("list_default", "/api/images"),
+        Scenario("list_filtered", "/api/images?" + urlencode(
+            {"framework": "PyTorch", "chipType": "GPU", "applicableScope": "开发机"})),
+        Scenario("list_name", "/api/images?" + urlencode({"name": "torch"})),
+        Scenario("list_deep", f"/api/images?pageNo={catalog.last_page}"),
+        Scenario("detail", "/api/images", script="detail", args=(catalog.images,)),
+        Scenario("versions", f"/api/images/{catalog.full_image_id}/versions"),
+        Scenario("create_image", "/api/images", script="create_image", write=True, unique=True),
+        Scenario("create_version", "/api/images", script="create_version", args=(catalog.images,),
+                 write=True, unique=True),
+        Scenario("status", "/api/images", script="status", args=(catalog.images,), write=True),
+    ]
+    by_name = {scenario.name: scenario for scenario in everything}
+    return [by_name[name] for name in names]
+
+
+def mint_tokens(database_url):
+    """A reader and an editor token, issued by imagesvc.tokens into the bench database."""
+    app = create_app({"DATABASE_URL": database_url})
+    with app.app_context():
+        issued = {role: tokens.create(f"bench-{role}", role) for role in ("reader", "editor")}
+    db.obj.close_all()
+    return issued
+
+
+def get(url, token):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def serve_imagesvc(settings):
+    companions = []
+    if settings.backend == "mysql":
+        database_server = listening_pid(urlsplit(settings.database_url).port or 3306)
+        companions = [database_server] if database_server else []
+    return Gunicorn("wsgi:app", os.path.join(INSTANCE_DIR, "bench-imagesvc.log"), "/readyz",
+                    env={"IMAGESVC_DATABASE_URL": settings.database_url}, companion_pids=companions)
+
+
+def seed_and_describe(settings, images):
+    print(f"seeding {images:,} images into {settings.database_url} ...", flush=True)
+    seeded = seed(settings.database_url, images)
+    print(f"seeded {seeded.images:,} images, {seeded.versions:,} versions, {seeded.labels:,} labels "
+          f"in {seeded.seconds:.1f}s", flush=True)
+    return seeded
+
+
+def first_page(service, token, images):
+    """The default list page, checked against the seed: the app must count what was seeded."""
+    body = get(service.url + "/api/images", token)
+    total = json.loads(body)["data"]["total"]
+    if total != images:
+        raise RuntimeError(f"imagesvc lists {total} images where {images} were seeded: "
+                           "the seed misses something the app maintains")
+    return body
+
+
+def run_scenarios(service, settings, catalog, names, issued):
+    results = {}
+    for scenario in scenarios(catalog, names):
+        print(f"  {scenario.name} ...", flush=True)
+        waited = service.wait_until_idle()
+        if waited is None:
+            print("    imagesvc is still busy with the previous scenario's requests; starting anyway", flush=True)
+        elif waited > 1:
+            print(f"    (waited {waited:.0f}s for imagesvc to finish the previous scenario's requests)", flush=True)
+        token = issued["editor" if scenario.write else "reader"]
+        results[scenario.name] = measure(service, scenario, token, settings.duration, settings.warmup)
+    return results
+
+
+# ----- make bench -----
+
+def bench(settings, images):
+    load_before = os.getloadavg()[0]
+    version_before = code_version()
+    seeded = seed_and_describe(settings, images)
+    issued = mint_tokens(settings.database_url)
+    with serve_imagesvc(settings) as service:
+        page = first_page(service, issued["reader"], images)
+        catalog = Catalog(images, seeded.full_image_id, math.ceil(images / PAGE_SIZE))
+        print(f"  baseline ({len(page):,}-byte body) ...", flush=True)
+        baseline_log = os.path.join(INSTANCE_DIR, "bench-baseline.log")
+        with Gunicorn("bench.baseline:app", baseline_log, "/api/images",
+                      env={"BENCH_BASELINE_BYTES": str(len(page))}) as bare:
+            served = len(get(bare.url + "/api/images", issued["reader"]))
+            if served != len(page):
+                raise RuntimeError(f"the baseline sends {served} bytes, not {len(page)}")
+            baseline = measure(bare, Scenario("baseline", "/api/images"), issued["reader"],
+                               settings.duration, settings.warmup)
+        results = run_scenarios(service, settings, catalog, list(RATIO_TARGETS), issued)
+        worker_rss_mb = service.worker_rss_mb()
+    version_after = code_version()
+
+    targets = bench_targets(baseline, results, worker_rss_mb)
+    print()
+    print(f"imagesvc on {settings.backend}: {images:,} images, {seeded.versions:,} versions "
+          f"(seeded in {seeded.seconds:.1f}s); {describe_code([version_before, version_after])}\n"
+          f"{settings.describe_load()}; {describe_machine_load(load_before)}")
+    print_bench_table(baseline, results, targets)
+    warn_if_disturbed({"baseline": baseline, **results})
+    print(f"worker RSS {worker_rss_mb:.1f} MB   {targets['worker_rss_mb']['target']} "
+          f"{verdict(targets['worker_rss_mb']['pass'])}")
+    report = {
+        "backend": settings.backend,
+        "images": images,
+        "baseline": {**baseline.as_json(), "body_bytes": len(page)},
+        "scenarios": {name: {**result.as_json(), "ratio": round(ratio_to(result, baseline), 3),
+                             "non_2xx": result.failures}
+                      for name, result in results.items()},
+        "worker_rss_mb": round(worker_rss_mb, 1),
+        "versions": seeded.versions,
+        "seed_seconds": round(seeded.seconds, 1),
+        "duration": settings.duration,
+        "load_average_before": round(load_before, 2),
+        "code": list(dict.fromkeys([version_before, version_after])),
+        "targets": targets,
+    }
+    write_json("last-run.json", report)
+    return flag_failures({"baseline": baseline, **results})
+
+
+def bench_targets(baseline, results, worker_rss_mb):
+    targets = {}
+    for name, limit in RATIO_TARGETS.items():
+        ratio = ratio_to(results[name], baseline)
+        targets[f"{name}.ratio"] = {"value": round(ratio, 3), "target": f"ratio ≥ {limit:.2f}", "pass": ratio >= limit}
+    for name in READ_SCENARIOS:
+        p99 = results[name].p99_ms
+        targets[f"{name}.p99_ms"] = {"value": round(p99, 2), "target": f"p99 < {READ_P99_LIMIT_MS} ms",
+                                     "pass": p99 < READ_P99_LIMIT_MS}
+    targets["worker_rss_mb"] = {"value": round(worker_rss_mb, 1), "target": f"< {WORKER_RSS_LIMIT_MB} MB",
+                                "pass": worker_rss_mb < WORKER_RSS_LIMIT_MB}
+    return targets
+
+
+def print_bench_table(baseline, results, targets):
+    columns = ("req/s", 9), ("p50 ms", 8), ("p99 ms", 8), ("ratio", 6), ("non-2xx", 8), ("other", 6)
+    print(f"{'scenario':<15} " + " ".join(f"{title:>{width}}" for title, width in columns) + "  targets")
+    rows = [("baseline", baseline, 1.0, [])]
+    for name, result in results.items():
+        checks = [targets[key] for key in (f"{name}.ratio", f"{name}.p99_ms") if key in targets]
+        rows.append((name, result, ratio_to(result, baseline), checks))
+    for name, result, ratio, checks in rows:
+        failures = sum(result.failures.values())
+        marks = "   ".join(f"{check['target']} {verdict(check['pass'])}" for check in checks)
+        flag = "  !! NON-2XX" if failures else ""
+        print(f"{name:<15} {result.rps:>9.1f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {ratio:>6.3f} "
+              f"{failures:>8} {result.other_cpu:>6.2f}  {marks}{flag}")
+    print(OTHER_CPU_NOTE)
+
+
+# ----- make bench-scale -----
+
+def bench_scale(settings, sizes):
+    load_before = os.getloadavg()[0]
+    seed_seconds, by_size, code, everything = {}, {}, {}, {}
+    for images in sizes:
+        seeded = seed_and_describe(settings, images)
+        seed_seconds[images] = seeded.seconds
+        issued = mint_tokens(settings.database_url)
+        with serve_imagesvc(settings) as service:
+            code[images] = [code_version()]
+            first_page(service, issued["reader"], images)
+            catalog = Catalog(images, seeded.full_image_id, math.ceil(images / PAGE_SIZE))
+            by_size[images] = run_scenarios(service, settings, catalog, READ_SCENARIOS, issued)
+            code[images] = list(dict.fromkeys([*code[images], code_version()]))
+        everything.update({f"{name}@{images}": result for name, result in by_size[images].items()})
+    code_described = describe_code([version for size in sizes for version in code[size]])
+
+    smallest, largest = sizes[0], sizes[-1]
+    targets = {}
+    for name in SCALE_SCENARIOS:
+        growth = by_size[largest][name].p50_ms / by_size[smallest][name].p50_ms
+        targets[f"{name}.p50_growth"] = {"value": round(growth, 2),
+                                         "target": f"p50 at {largest:,} ≤ {SCALE_LIMIT:g}x p50 at {smallest:,}",
+                                         "pass": growth <= SCALE_LIMIT}
+    print()
+    print(f"p50 ms by catalog size, imagesvc on {settings.backend}; {code_described}\n"
+          f"{settings.describe_load()}; {describe_machine_load(load_before)}")
+    print(f"{'scenario':<15}" + "".join(f"{size:>12,}" for size in sizes) + f"{'growth':>9}  target")
+    for name in READ_SCENARIOS:
+        p50s = "".join(f"{by_size[size][name].p50_ms:>12.2f}" for size in sizes)
+        growth = by_size[largest][name].p50_ms / by_size[smallest][name].p50_ms
+        target = targets.get(f"{name}.p50_growth")
+        mark = f"≤ {SCALE_LIMIT:g}x {verdict(target['pass'])}" if target else ""
+        failures = sum(sum(by_size[size][name].failures.values()) for size in sizes)
+        flag = "  !! NON-2XX" if failures else ""
+        print(f"{name:<15}{p50s}{growth:>8.2f}x  {mark}{flag}")
+    print("other (max)    " + "".join(f"{max(result.other_cpu for result in by_size[size].values()):>12.2f}"
+                                         for size in sizes))
+    print("seed seconds   " + "".join(f"{seed_seconds[size]:>12.1f}" for size in sizes))
+    if code_described.startswith("!!"):
+        print("code by size   " + "; ".join(f"{size:,}: {', then '.join(code[size])}" for size in sizes))
+    print(OTHER_CPU_NOTE)
+    warn_if_disturbed(everything)
+    report = {
+        "backend": settings.backend,
+        "sizes": sizes,
+        "seed_seconds": {str(size): round(seconds, 1) for size, seconds in seed_seconds.items()},
+        "scenarios": {name: {str(size): {**by_size[size][name].as_json(), "non_2xx": by_size[size][name].failures}
+                             for size in sizes}
+                      for name in READ_SCENARIOS},
+        "duration": settings.duration,
+        "load_average_before": round(load_before, 2),
+        "code": {str(size): code[size] for size in sizes},
+        "targets": targets,
+    }
+    write_json("scale-run.json", report)
+    return flag_failures(everything)
+
+
+# ----- shared -----
+
+OTHER_CPU_NOTE = ("other: cores busy with anything but imagesvc (and its MySQL server, on MySQL) and wrk "
+                  "during the measured run; much above 0.1, other work disturbed it")
+DISTURBED_OTHER_CPU = 0.2
+
+
+def warn_if_disturbed(results):
+    """Name the runs that other work on the machine disturbed."""
+    disturbed = [name for name, result in results.items() if result.other_cpu > DISTURBED_OTHER_CPU]
+    if disturbed:
+        print(f"!! disturbed by other work (other > {DISTURBED_OTHER_CPU}): {', '.join(disturbed)}; "
+              "their numbers, and ratios involving them, do not compare with quiet runs")
+
+
+def code_version():
+    """The last commit that changed the code under test, and a digest of any uncommitted
+    change to it (commits to tests or docs leave it alone)."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    paths = ("imagesvc", "wsgi.py", "gunicorn.conf.py")
+    head = git("log", "-1", "--format=%h", "--", *paths)
+    if head.returncode:
+        return "unknown"
+    changes = git("diff", "HEAD", "--", *paths).stdout
+    changes += git("ls-files", "--others", "--exclude-standard", "--", *paths).stdout  # new files, by name
+    return head.stdout.strip() + (f"+uncommitted-{hashlib.sha1(changes.encode()).hexdigest()[:8]}" if changes else "")
+
+
+def describe_code(versions):
+    """What code_version() said each time the run looked: one version, or a loud warning."""
+    distinct = list(dict.fromkeys(versions))
+    if len(distinct) == 1:
+        return f"code {distinct[0]}"
+    return "!! the code changed during the run: " + ", then ".join(distinct)
+
+
+def describe_machine_load(load_before):
+    """The 1-minute load average from before the run: whatever else kept the cores busy."""
+    return f"load average before the run: {load_before:.2f} on {os.cpu_count()} cores"
+
+
+def ratio_to(result, baseline):
+    """``result``'s requests/s as a share of the baseline's."""
+    return result.rps / baseline.rps if baseline.rps else 0.0
+
+
+def verdict(passed):
+    return "PASS" if passed else "FAIL"
+
+
+def write_json(name, report):
+    path = os.path.join(BENCH_DIR, name)
+    with open(path, "w") as out:
+        json.dump(report, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    print(f"\nwrote {os.path.relpath(path, ROOT)}")
+
+
+def flag_failures(results):
+    """Say loudly which runs had responses other than 2xx; True when none had."""
+    failed = {name: result.failures for name, result in results.items() if result.failures}
+    if failed:
+        print("\n" + "!" * 78, file=sys.stderr)
+        print("!! NON-2XX RESPONSES: these runs are not valid measurements", file=sys.stderr)
+        for name, failures in failed.items():
+            details = ", ".join(f"{status}: {count}" for status, count in failures.items())
+            print(f"!!   {name}: {details}", file=sys.stderr)
+        print(f"!! see {os.path.relpath(INSTANCE_DIR, ROOT)}/bench-imagesvc.log", file=sys.stderr)
+        print("!" * 78, file=sys.stderr)
+    return not failed
+
+
+def settings_from_environment():
+    duration = check_duration(os.environ.get("BENCH_DURATION", "10s"), "BENCH_DURATION")
+    if duration is None:
+        raise ValueError("BENCH_DURATION must be longer than 0")
+    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if database_url.startswith("sqlite:///"):  # gunicorn runs in the repository root, maybe not here
+        database_url = "sqlite:///" + os.path.abspath(database_url.removeprefix("sqlite:///"))
+    return Settings(
+        database_url=database_url,
+        duration=duration,
+        warmup=check_duration(os.environ.get("BENCH_WARMUP", "2s"), "BENCH_WARMUP"),
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", action="store_true", help="the read scenarios at each of BENCH_SCALE_SIZES")
+    args = parser.parse_args()
+    if not wrk_installed():
+        sys.exit(INSTALL_WRK)
+    settings = settings_from_environment()
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    if args.scale:
+        sizes = [int(size) for size in os.environ.get("BENCH_SCALE_SIZES", "10000,100000,1000000").split(",")]
+        clean = bench_scale(settings, sizes)
+    else:
+        clean = bench(settings, int(os.environ.get("BENCH_IMAGES", 100_000)))
+    sys.exit(0 if clean else 1)
+
+
+if __name__ == "__main__":
+    main()
