@@ -29,7 +29,7 @@ test: $(STAMP)
 
 ## lint: ruff
 lint: $(STAMP)
-	$(BIN)/ruff check imagesvc tests wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check imagesvc tests bench wsgi.py gunicorn.conf.py
 
 ## fuzz: the Schemathesis contract tests at length: FUZZ_EXAMPLES (300) per operation, seed FUZZ_SEED (new each run)
 FUZZ_EXAMPLES ?= 300
