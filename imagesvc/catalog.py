@@ -120,12 +120,17 @@ def _changed(before, after):
     return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
 
 
-def _store_labels(image, kinds):
-    """Replace the filter rows of ``kinds`` with the image's current lists."""
+def _store_labels(image, kinds, new=False):
+    """Replace the filter rows of ``kinds`` with the image's current lists.
+
+    A ``new`` image has none to delete, and must not try: on InnoDB that DELETE gap-locks the
+    end of the index, and two concurrent creates then deadlock on their inserts.
+    """
     kinds = list(kinds)
     if not kinds:
         return
-    ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
+    if not new:
+        ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
     rows = [
         {"image": image.id, "kind": kind, "key": fold(value)}
         for kind in kinds
@@ -277,7 +282,7 @@ def create_image(fields, actor=NOBODY):
         image.external_id = "img-" + secrets.token_hex(6)
     with _transaction():
         image.save(force_insert=True)
-        _store_labels(image, LABEL_FIELDS)
+        _store_labels(image, LABEL_FIELDS, new=True)
         _record("create", image, actor, after=IMAGE_CONTENT.dump(image))
         _advance(images_added=1)
     return image
@@ -468,7 +473,7 @@ def _import_entry(entry, actor):
         now = utcnow()
         image = Image(create_time=now, last_update_time=now, **fields)
         image.save(force_insert=True)
-        _store_labels(image, LABEL_FIELDS)
+        _store_labels(image, LABEL_FIELDS, new=True)
         for version in entry["versions"]:
             _add_version(image, version)
         image.version_count = len(entry["versions"])

@@ -89,6 +89,19 @@ def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(app, auth_h
     assert listing["total"] == 1
 
 
+def test_concurrent_creates_of_different_images_all_land(app, auth_headers):
+    """No deadlock between creates (on InnoDB a DELETE of a new image's labels gap-locked them)."""
+    headers = auth_headers("editor")
+
+    def create(n):
+        body = {"name": f"parallel {n}", "imageAddress": "ubuntu:22.04", "frameworks": ["PyTorch", f"fw{n}"],
+                "applicableScopes": ["开发机"]}
+        return lambda: app.test_client().post("/api/images", json=body, headers=headers).status_code
+
+    for _ in range(3):
+        assert race([create(f"{_}-{n}") for n in range(8)]) == [201] * 8
+
+
 def test_concurrent_version_creates_on_one_image_all_land(app, auth_headers, make_image):
     headers = auth_headers("editor")
     image = make_image()
