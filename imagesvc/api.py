@@ -7,6 +7,7 @@ a bug) becomes ``{"success": false, "code": ..., "message": ...}``.
 
 import functools
 import json
+import re
 from functools import wraps
 
 import flask_smorest
@@ -50,6 +51,9 @@ def error_response(status, message=None, errors=None, headers=None):
     return body, status, headers or {}
 
 
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _reject_duplicate_keys(pairs):
     keys = [key for key, _ in pairs]
     if len(keys) != len(set(keys)):
@@ -74,13 +78,12 @@ class RequestParser(FlaskParser):
             "utf-8", "utf8"):
             abort(415)
         try:
-            data = json.loads(
-                req.get_data(cache=True).decode("utf-8"),
-                object_pairs_hook=_reject_duplicate_keys,
-                parse_constant=_reject_constant,
-            )
-            # JSON may escape a lone UTF-16 surrogate ("\ud800"): that is not Unicode text.
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
+            text = req.get_data(cache=True).decode("utf-8")
+            data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+            # JSON may escape a lone UTF-16 surrogate ("\ud800"), which is not Unicode text; only a
+            # body that escapes a surrogate at all needs the (whole-body) check.
+            if SURROGATE_ESCAPE.search(text):
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # bad JSON or UTF-8, duplicate keys, absurd nesting
             abort(400, message="请求体不是合法的 JSON")
         if not isinstance(data, dict):
