@@ -118,6 +118,11 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = RequestParser()
 
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's ``arguments``, with one schema instance for every request (webargs
+        would build a schema given as a class anew for each one)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
     def response(self, status_code, schema=None, *, message=None, **kwargs):
         """flask-smorest's ``response``, plus the envelope's ``message`` for this route."""
         decorate = super().response(status_code, schema, **kwargs)

@@ -62,16 +62,23 @@ _compiled_lookups = {}
 def get_first(name, build, *params):
     """The first row of a hot single-row lookup, its SQL compiled once per backend.
 
-    peewee compiles a query's SQL on every execution, which for a lookup by key costs more
-    than running it. ``build()`` makes the query with placeholder values, which ``params``
-    then fill in order.
+    peewee compiles a query's SQL on every execution and resolves its columns on every cursor,
+    which for a lookup by key costs more than running it. ``build()`` makes the query with
+    placeholder values, which ``params`` then fill in order; the row becomes a model instance
+    the way peewee makes one (each column through its field's ``python_value``).
     """
     key = (name, type(db.obj))
     if key not in _compiled_lookups:
         query = build()
-        _compiled_lookups[key] = (query.model, query.sql()[0])
-    model, sql = _compiled_lookups[key]
-    return next(iter(model.raw(sql, *params)), None)
+        columns = [(field.name, field.python_value) for field in query._returning]
+        _compiled_lookups[key] = (query.model, query.sql()[0], columns)
+    model, sql, columns = _compiled_lookups[key]
+    row = db.execute_sql(sql, params).fetchone()
+    if row is None:
+        return None
+    found = model(__no_default__=True)
+    found.__data__ = {name: to_python(value) for (name, to_python), value in zip(columns, row)}
+    return found
 
 
 def is_mysql():
