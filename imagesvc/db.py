@@ -5,7 +5,10 @@ never touches the database (``/healthz``) never connects, and nothing is opened 
 gunicorn forks its workers.
 """
 
+import fcntl
 import os
+import threading
+import weakref
 from urllib.parse import urlsplit
 
 from peewee import DatabaseProxy, InterfaceError, Model, OperationalError
@@ -24,16 +27,98 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+class WriterQueue:
+    """Where writers to one SQLite file wait for each other: a file lock beside it.
+
+    SQLite's busy handler waits for the write lock by sleeping (1, 2, 5, 10 … ms) and trying
+    again, so under contention a writer sleeps on long after the lock is free. Writers that
+    first take this lock (threads of a process one after another, processes through
+    ``flock``) wake the moment the one before them is done. SQLite's own locking still
+    guards the data; a writer that does not queue here (another program) only waits longer.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._setup = threading.Lock()
+        self._pid = None
+        self._file = None
+
+    def _open(self):
+        # Opened in each process: a lock file shared across a fork would be one lock for all.
+        with self._setup:
+            if self._pid != os.getpid():
+                if self._file is not None:
+                    self._file.close()  # the parent's copy
+                self._mutex = threading.Lock()
+                self._owner = None
+                self._file = open(self.path, "a")  # noqa: SIM115 (kept open while the queue lives)
+                weakref.finalize(self, self._file.close)
+                self._pid = os.getpid()
+
+    def acquire(self):
+        if self._pid != os.getpid():
+            self._open()
+        self._mutex.acquire()
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+        self._owner = threading.get_ident()
+
+    def release(self):
+        """Let the next writer in; only the thread that holds the lock can."""
+        if self._pid == os.getpid() and self._owner == threading.get_ident():
+            self._owner = None
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._mutex.release()
+
+
+class QueuedSqliteDatabase(PooledSqliteDatabase):
+    """A pooled SQLite database whose transactions begin only once it is their turn to write."""
+
+    def __init__(self, database, **kwargs):
+        super().__init__(database, **kwargs)
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        self.writers = None if in_memory else WriterQueue(database + "-writers")
+
+    def begin(self, lock_type=None):
+        if self.writers is None:
+            return super().begin(lock_type)
+        self.writers.acquire()
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self.writers.release()
+            raise
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            # A failed COMMIT is rolled back next (peewee's atomic does), which finds it released.
+            if self.writers is not None:
+                self.writers.release()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            if self.writers is not None:
+                self.writers.release()
+
+
 def open_database(url, *, stale_timeout=300, busy_timeout=10):
     """Build the (unconnected) pooled database that ``url`` names."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
-        return PooledSqliteDatabase(
+        return QueuedSqliteDatabase(
             url[len("sqlite:///"):],
             # WAL lets readers run beside the one writer; NORMAL sync is durable against a
             # crash of the process (a killed worker loses nothing it acknowledged).
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "cache_size": -8000},
-            timeout=busy_timeout,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "cache_size": -8000,
+                     # A pragma, because the pool takes the keyword ``timeout`` as its own.
+                     "busy_timeout": int(busy_timeout * 1000)},
             # Take the write lock when a transaction begins, so two workers never deadlock
             # upgrading read locks; the loser waits up to busy_timeout instead of failing.
             lock_type="IMMEDIATE",
@@ -77,7 +162,7 @@ def get_first(name, build, *params):
     if row is None:
         return None
     found = model(__no_default__=True)
-    found.__data__ = {name: to_python(value) for (name, to_python), value in zip(columns, row)}
+    found.__data__ = {name: to_python(value) for (name, to_python), value in zip(columns, row, strict=True)}
     return found
 
 

@@ -41,7 +41,8 @@ def authenticate(token):
         return None
     now = utcnow()
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
-        Token.update(last_used_at=now).where(Token.id == found.id).execute()
+        with db.atomic():  # a write: it queues with the others (db.QueuedSqliteDatabase)
+            Token.update(last_used_at=now).where(Token.id == found.id).execute()
     return found
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from playhouse.test_utils import count_queries
 
-from imagesvc import migrations
+from imagesvc import create_app, migrations
 from imagesvc.db import db
 
 from .conftest import MYSQL_DATABASE, mysql_server
@@ -133,6 +133,39 @@ def test_upgrade_from_the_first_schema_keeps_existing_rows(app, client, auth_hea
 
     listing = client.get("/api/images", headers=auth_headers("reader")).get_json()["data"]
     assert [(i["name"], i["createTime"]) for i in listing["list"]] == [("Old 镜像", "2025-01-15T10:30:00Z")]
+
+
+# ----- SQLite writers -----
+
+@pytest.mark.sqlite_only
+def test_a_sqlite_writer_waits_for_the_one_before_it_in_the_writer_queue(db_url, tmp_path, make_image, editor):
+    """With no busy timeout at all, SQLite would refuse the second writer at once (503): it
+    must wait its turn in imagesvc's writer queue instead, and succeed once the first is done."""
+    image = make_image()
+    impatient = create_app({"TESTING": True, "DATABASE_URL": db_url, "SQLITE_BUSY_TIMEOUT": 0})
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock():
+        with impatient.app_context(), db.atomic():
+            db.execute_sql("UPDATE catalog_state SET image_count = image_count")
+            holding.set()
+            release.wait(10)
+        db.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert holding.wait(10)
+    answers = []
+    writer = threading.Thread(target=lambda: answers.append(impatient.test_client().put(
+        f"/api/images/{image['id']}/status", json={"status": "offline"}, headers=editor)))
+    writer.start()
+    writer.join(0.3)  # the write is queued behind the holder meanwhile (if it has got that far)
+    release.set()
+    holder.join(10)
+    writer.join(10)
+    impatient.extensions["imagesvc.db"].close_all()
+
+    assert [answer.status_code for answer in answers] == [200]
 
 
 # ----- MySQL connections: killed, and a server that goes away -----
