@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import config, db, headers, logs
+from . import config, db, headers, logs, responses
 
 
 def create_app(config_overrides=None):
@@ -18,6 +18,7 @@ def create_app(config_overrides=None):
     app.json.sort_keys = False
     logs.init_app(app)
     db.init_app(app)
+    responses.init_app(app)
     register_api(app)
     headers.init_app(app)
     register_cli(app)

@@ -16,6 +16,9 @@ METRICS = True
 # Seconds a pooled connection may sit idle before it is replaced; shorter than
 # MySQL's wait_timeout so the server never drops one we still hold.
 DATABASE_STALE_TIMEOUT = 300
+# Megabytes of list and version-list responses each worker keeps for the catalog's current
+# generation (imagesvc/responses.py); 0 turns the cache off.
+RESPONSE_CACHE_MB = 16
 # SQLite busy timeout (seconds): concurrent writers wait this long for the lock.
 SQLITE_BUSY_TIMEOUT = 10
 

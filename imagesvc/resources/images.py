@@ -3,7 +3,7 @@
 from flask import Response, request, url_for
 from flask.views import MethodView
 
-from .. import catalog
+from .. import catalog, responses
 from ..api import Blueprint, not_modified
 from ..auth import auth, current_actor
 from ..schemas import (
@@ -43,6 +43,7 @@ def with_etag(image, status=200, headers=None):
 class Images(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(ImageQueryArgsSchema, location="query")
+    @responses.by_generation
     @blp.response(200, ImagePageSchema)
     @blp.doc(operationId="listImages")
     def get(self, args):

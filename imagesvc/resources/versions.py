@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from .. import catalog
+from .. import catalog, responses
 from ..api import Blueprint
 from ..auth import auth, current_actor
 from ..schemas import PageArgsSchema, VersionCreateSchema, VersionPageSchema, VersionSchema
@@ -24,6 +24,7 @@ blp = Blueprint("versions", __name__, url_prefix="/api/images/<image_id>/version
 class Versions(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(PageArgsSchema, location="query")
+    @responses.by_generation
     @blp.response(200, VersionPageSchema)
     @blp.doc(operationId="listVersions")
     def get(self, args, image_id):

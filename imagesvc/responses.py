@@ -1,0 +1,84 @@
+"""Read responses kept per catalog generation: a repeated list query costs two small lookups.
+
+A page of the image list, or an image's version list, is a function of the catalog and the
+request's path and query alone: every caller allowed to ask (auth and validation run before)
+gets the same body. The catalog's generation moves in the same transaction as every write
+(``catalog._advance``), whichever process makes it, so a body stored under the generation it
+was read at answers the same request for as long as that generation is the current one.
+
+Each process keeps its own, the least recently used dropped first, bounded in bytes by
+``RESPONSE_CACHE_MB`` (0 turns it off).
+"""
+
+import threading
+from collections import OrderedDict
+from functools import wraps
+
+from flask import current_app, request
+
+from . import catalog
+from .db import db
+
+
+class ResponseCache:
+    """Bodies by key, least recently used dropped first once they hold more than ``max_bytes``."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self._bodies = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key, body):
+        size = _size(key, body)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._bodies:
+                self._bytes -= _size(key, self._bodies.pop(key))
+            self._bodies[key] = body
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._bytes -= _size(*self._bodies.popitem(last=False))
+
+
+def _size(key, body):
+    # The request's path and query count too: a caller chooses how long they are.
+    return len(body) + len(key[-2]) + len(key[-1])
+
+
+def init_app(app):
+    app.extensions["imagesvc.responses"] = ResponseCache(int(float(app.config["RESPONSE_CACHE_MB"]) * 2**20))
+
+
+def by_generation(view):
+    """Answer the view's request from the cache while the catalog's generation holds.
+
+    Goes between ``arguments`` and ``response``: it sees only requests that passed auth and
+    validation, and keeps the 200 bodies the response schema made.
+    """
+
+    @wraps(view)
+    def cached(*args, **kwargs):
+        responses = current_app.extensions["imagesvc.responses"]
+        if not responses.max_bytes:
+            return view(*args, **kwargs)
+        # The generation is read before the view reads the catalog, so a body is never older
+        # than the generation it is filed under.
+        key = (db.obj.database, catalog.generation(), request.path, request.query_string)
+        body = responses.get(key)
+        if body is not None:
+            return current_app.response_class(body, mimetype=current_app.json.mimetype)
+        response = view(*args, **kwargs)
+        if response.status_code == 200:
+            responses.put(key, response.get_data())
+        return response
+
+    return cached
