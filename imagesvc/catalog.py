@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from peewee import IntegrityError, chunked, fn
 
-from .db import db, get_first
+from .db import db, execute, get_first, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -84,8 +84,11 @@ def _pk(image_id):
 
 def _get_for_update(image_id, if_match=None):
     """The image, locked for this transaction; 404 if absent, 412 if ``if_match`` is stale."""
-    query = Image.select().where(Image.id == _pk(image_id))
-    image = (query.for_update() if db.obj.for_update else query).get_or_none()
+    def build():
+        query = Image.select().where(Image.id == slot(Image.id))
+        return query.for_update() if db.obj.for_update else query
+
+    image = get_first("image for update", build, id=_pk(image_id))
     if image is None:
         raise ImageNotFound()
     if if_match and not if_match.contains(image.etag):
@@ -109,9 +112,9 @@ def _record(action, image, actor, before=None, after=None, version=None):
 
 def _advance(images_added=0):
     """Move the catalog's generation (and its image count) on; the last lock a write takes."""
-    (CatalogState
-     .update(generation=CatalogState.generation + 1, image_count=CatalogState.image_count + images_added)
-     .where(CatalogState.id == CatalogState.ROW).execute())
+    execute("advance the catalog", lambda: CatalogState.update(
+        generation=CatalogState.generation + 1, image_count=CatalogState.image_count + slot(CatalogState.image_count),
+    ).where(CatalogState.id == CatalogState.ROW), image_count=images_added)
 
 
 def _changed(before, after):
@@ -203,7 +206,7 @@ def _count(filters, generation):
 
 
 def _state():
-    return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == 0), CatalogState.ROW)
+    return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))
 
 
 def _page(query, page_no, page_size, total):
@@ -269,7 +272,7 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
 
 
 def get_image(image_id):
-    image = get_first("image by id", lambda: Image.select().where(Image.id == 0), _pk(image_id))
+    image = get_first("image by id", lambda: Image.select().where(Image.id == slot(Image.id)), id=_pk(image_id))
     if image is None:
         raise ImageNotFound()
     return image

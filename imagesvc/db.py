@@ -11,7 +11,7 @@ import threading
 import weakref
 from urllib.parse import urlsplit
 
-from peewee import DatabaseProxy, InterfaceError, Model, OperationalError
+from peewee import DatabaseProxy, InterfaceError, Model, OperationalError, Value
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase, PooledSqliteDatabase
 
@@ -21,10 +21,96 @@ db = DatabaseProxy()
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
 
 
+# ----- statements compiled once -----
+# peewee compiles a statement's SQL each time it runs it, which for what a request runs (a
+# lookup by key, an INSERT or UPDATE of one row) costs more than running it. These statements
+# are compiled once per backend, with a slot where each value goes.
+
+class _Slot:
+    __slots__ = ("field",)
+
+    def __init__(self, field):
+        self.field = field
+
+
+def slot(field):
+    """Where a value of ``field`` goes in a statement compiled once (``execute``, ``get_first``)."""
+    return Value(_Slot(field), converter=False)
+
+
+_compiled = {}
+
+
+def _compiled_query(name, build):
+    """``build()``'s query, its SQL and its parameters (slots and constants), once per backend."""
+    key = (name, type(db.obj))
+    if key not in _compiled:
+        query = build()
+        _compiled[key] = (query, *query.sql())
+    return _compiled[key]
+
+
+def _bind(params, values):
+    """The parameters: each slot filled from ``values`` (by field name) as peewee would store it."""
+    return [param.field.db_value(values[param.field.name]) if isinstance(param, _Slot) else param
+            for param in params]
+
+
+def execute(name, build, /, **values):
+    """Run the statement ``build()`` makes (with ``slot``s), compiled once; returns the cursor."""
+    _, sql, params = _compiled_query(name, build)
+    return db.execute_sql(sql, _bind(params, values))
+
+
+def get_first(name, build, /, **values):
+    """The first row of a lookup ``build()`` makes (with ``slot``s), compiled once, or None.
+
+    The row becomes a model instance as peewee makes one (each column through its field's
+    ``python_value``), without resolving the cursor's columns anew each time.
+    """
+    query, sql, params = _compiled_query(name, build)
+    row = db.execute_sql(sql, _bind(params, values)).fetchone()
+    if row is None:
+        return None
+    found = query.model(__no_default__=True)
+    found.__data__ = {field.name: field.python_value(value)
+                      for field, value in zip(query._returning, row, strict=True)}
+    return found
+
+
 class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+
+    def save(self, force_insert=False, only=None):
+        """peewee's ``save``, each INSERT or UPDATE compiled once per model and set of columns."""
+        meta = self._meta
+        if not meta.auto_increment or meta.only_save_dirty or self.__rel__:
+            return super().save(force_insert=force_insert, only=only)
+        model, pk = type(self), meta.primary_key
+        names = [name for name in self.__data__ if name != pk.name]
+        if only is not None:
+            wanted = {getattr(field, "name", field) for field in only}
+            names = [name for name in names if name in wanted]
+        fields = tuple(meta.fields[name] for name in names)
+        if self._pk is None or force_insert:
+            if self._pk is not None:
+                fields = (pk, *fields)
+            cursor = execute(("insert", model, fields), lambda: model.insert({f: slot(f) for f in fields}),
+                             **self.__data__)
+            if self._pk is None:
+                self._pk = db.last_insert_id(cursor)
+                self._dirty.discard(pk.name)
+            rows = 1
+        else:
+            if not fields:
+                raise ValueError("no data to save!")
+            cursor = execute(("update", model, fields), lambda: model.update({f: slot(f) for f in fields})
+                             .where(pk == slot(pk)), **self.__data__)
+            rows = db.rows_affected(cursor)
+        self._dirty.difference_update(names)
+        return rows
 
 
 class WriterQueue:
@@ -139,31 +225,6 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
             **params,
         )
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r}: use sqlite:/// or mysql://")
-
-
-_compiled_lookups = {}
-
-
-def get_first(name, build, *params):
-    """The first row of a hot single-row lookup, its SQL compiled once per backend.
-
-    peewee compiles a query's SQL on every execution and resolves its columns on every cursor,
-    which for a lookup by key costs more than running it. ``build()`` makes the query with
-    placeholder values, which ``params`` then fill in order; the row becomes a model instance
-    the way peewee makes one (each column through its field's ``python_value``).
-    """
-    key = (name, type(db.obj))
-    if key not in _compiled_lookups:
-        query = build()
-        columns = [(field.name, field.python_value) for field in query._returning]
-        _compiled_lookups[key] = (query.model, query.sql()[0], columns)
-    model, sql, columns = _compiled_lookups[key]
-    row = db.execute_sql(sql, params).fetchone()
-    if row is None:
-        return None
-    found = model(__no_default__=True)
-    found.__data__ = {name: to_python(value) for (name, to_python), value in zip(columns, row, strict=True)}
-    return found
 
 
 def is_mysql():

@@ -34,7 +34,7 @@ from imagesvc.models import CatalogState, Change, Image, ImageLabel, Version, Ve
 
 # CI: a few examples per operation and mode; `make fuzz` raises these.
 MAX_EXAMPLES = int(os.environ.get("IMAGESVC_FUZZ_EXAMPLES", "10"))
-STATEFUL_EXAMPLES = int(os.environ.get("IMAGESVC_FUZZ_STATEFUL_EXAMPLES", str(max(MAX_EXAMPLES + 2, 12))))
+STATEFUL_EXAMPLES = int(os.environ.get("IMAGESVC_FUZZ_STATEFUL_EXAMPLES", str(max(MAX_EXAMPLES + 2, 24))))
 STATEFUL_STEPS = int(os.environ.get("IMAGESVC_FUZZ_STATEFUL_STEPS", "10"))
 SEED = int(os.environ.get("IMAGESVC_FUZZ_SEED", "20250115"))
 
