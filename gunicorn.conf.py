@@ -10,6 +10,8 @@ import os
 import shutil
 import tempfile
 
+from gunicorn.glogging import Logger
+
 # ----- metrics: set up before anything imports prometheus_client (it reads this at import) -----
 
 METRICS = os.environ.get("IMAGESVC_METRICS", "1").strip().lower() not in ("0", "false", "off", "no", "")
@@ -62,6 +64,17 @@ if os.path.isdir("/dev/shm"):
 
 # ----- logs -----
 
+class AppAccessLogger(Logger):
+    """gunicorn's logger, without gunicorn's access line: the app writes its own (imagesvc/logs.py),
+    and with a logconfig_dict gunicorn would build its line's fields for every request only to
+    drop them."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = AppAccessLogger
+
 LOG_LEVEL = os.environ.get("IMAGESVC_LOG_LEVEL", "INFO").upper()
 loglevel = LOG_LEVEL.lower()
 # The app logs one JSON access line per request; gunicorn's own would be a second, plain one.
@@ -76,7 +89,7 @@ logconfig_dict = {
     "root": {"level": LOG_LEVEL, "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": LOG_LEVEL, "handlers": [], "propagate": True},
-        # A logconfig_dict turns gunicorn's access log on: keep it silent.
+        # AppAccessLogger writes nothing here; should anything else, keep it silent.
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
 }
