@@ -204,7 +204,11 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
             # crash of the process (a killed worker loses nothing it acknowledged).
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "cache_size": -8000,
                      # A pragma, because the pool takes the keyword ``timeout`` as its own.
-                     "busy_timeout": int(busy_timeout * 1000)},
+                     "busy_timeout": int(busy_timeout * 1000),
+                     # Copy the WAL back into the database every 10,000 pages (40 MB), not 1,000:
+                     # a write that runs the checkpoint pays for it, and pages written again
+                     # and again (indexes, the catalog state) are copied once per checkpoint.
+                     "wal_autocheckpoint": 10_000},
             # Take the write lock when a transaction begins, so two workers never deadlock
             # upgrading read locks; the loser waits up to busy_timeout instead of failing.
             lock_type="IMMEDIATE",
