@@ -46,11 +46,13 @@ class RequestContextFilter(logging.Filter):
 
     def filter(self, record):
         if has_request_context():
-            record.request_id = g.get("request_id")
-            record.method = request.method
-            record.path = request.url_rule.rule if request.url_rule else None
-            record.remote_addr = request.remote_addr
-            record.token_name = g.get("token_name")
+            # Each use of a context proxy looks the request up again: once is enough.
+            current, request_globals = request._get_current_object(), g._get_current_object()
+            record.request_id = request_globals.get("request_id")
+            record.method = current.method
+            record.path = current.url_rule.rule if current.url_rule else None
+            record.remote_addr = current.remote_addr
+            record.token_name = request_globals.get("token_name")
         return True
 
 
@@ -93,10 +95,11 @@ def init_app(app):
     # Registered first, so it runs last of the after_request functions: it sees the final status.
     @app.after_request
     def send_request_id(response):
-        response.headers["X-Request-ID"] = g.get("request_id") or secrets.token_hex(16)
-        started = g.get("request_started")
+        current, request_globals = request._get_current_object(), g._get_current_object()
+        response.headers["X-Request-ID"] = request_globals.get("request_id") or secrets.token_hex(16)
+        started = request_globals.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
-        rule = request.url_rule.rule if request.url_rule else "-"
-        access_log.info("%s %s %s", request.method, rule, response.status_code,
+        rule = current.url_rule.rule if current.url_rule else "-"
+        access_log.info("%s %s %s", current.method, rule, response.status_code,
                         extra={"status": response.status_code, "duration_ms": duration_ms})
         return response

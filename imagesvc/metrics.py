@@ -11,6 +11,7 @@ off, /metrics included (404).
 service to an internal address, or keep /metrics from the outside at the proxy.
 """
 
+import functools
 import os
 import time
 
@@ -65,6 +66,14 @@ def enabled(value):
     return str(value).strip().lower() not in OFF
 
 
+@functools.lru_cache(maxsize=1024)
+def _series(method, path, status):
+    """The request counter and duration histogram of one label set (prometheus_client checks and
+    looks labels up on every call; the label sets are few: methods x URL rules x statuses)."""
+    labels = (method, path, str(status))
+    return REQUESTS.labels(*labels), DURATION.labels(*labels)
+
+
 def init_app(app, api):
     """Count and time every request of ``app`` and serve /metrics, unless METRICS is off."""
     if not enabled(app.config["METRICS"]):
@@ -80,11 +89,12 @@ def init_app(app, api):
     def observe(response):
         started = g.get("metrics_started")
         if started is not None:
-            method = request.method if request.method in KNOWN_METHODS else "other"
-            path = request.url_rule.rule if request.url_rule else UNMATCHED
-            labels = (method, path, str(response.status_code))
-            REQUESTS.labels(*labels).inc()
-            DURATION.labels(*labels).observe(time.perf_counter() - started)
+            current = request._get_current_object()
+            method = current.method if current.method in KNOWN_METHODS else "other"
+            path = current.url_rule.rule if current.url_rule else UNMATCHED
+            count, duration = _series(method, path, response.status_code)
+            count.inc()
+            duration.observe(time.perf_counter() - started)
         return response
 
     @app.teardown_request
