@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from peewee import IntegrityError, chunked, fn
 
-from .db import db, execute, get_first, slot
+from .db import db, execute, get_first, insert_rows, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -134,13 +134,8 @@ def _store_labels(image, kinds, new=False):
         return
     if not new:
         ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
-    rows = [
-        {"image": image.id, "kind": kind, "key": fold(value)}
-        for kind in kinds
-        for value in getattr(image, LABEL_FIELDS[kind])
-    ]
-    if rows:
-        ImageLabel.insert_many(rows).execute()
+    rows = [(image.id, kind, fold(value)) for kind in kinds for value in getattr(image, LABEL_FIELDS[kind])]
+    insert_rows(ImageLabel, (ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
 
 
 def _label_ids(kind, value):
@@ -220,10 +215,9 @@ def _add_version(image, fields):
     version.image_address = version.image_address or image.image_address
     version.create_time = version.create_time or utcnow()
     version.save(force_insert=True)
-    if version.architectures:
-        VersionArchitecture.insert_many(
-            [{"version": version.id, "image": image.id, "architecture": arch} for arch in version.architectures]
-        ).execute()
+    insert_rows(VersionArchitecture,
+                (VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture),
+                [(version.id, image.id, arch) for arch in version.architectures])
     return version
 
 

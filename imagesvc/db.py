@@ -27,15 +27,16 @@ UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
 # are compiled once per backend, with a slot where each value goes.
 
 class _Slot:
-    __slots__ = ("field",)
+    __slots__ = ("field", "name")
 
-    def __init__(self, field):
-        self.field = field
+    def __init__(self, field, name):
+        self.field, self.name = field, name
 
 
-def slot(field):
-    """Where a value of ``field`` goes in a statement compiled once (``execute``, ``get_first``)."""
-    return Value(_Slot(field), converter=False)
+def slot(field, name=None):
+    """Where a value of ``field`` goes in a statement compiled once (``execute``, ``get_first``),
+    filled from the value called ``name`` (the field's name unless given)."""
+    return Value(_Slot(field, name or field.name), converter=False)
 
 
 _compiled = {}
@@ -51,9 +52,8 @@ def _compiled_query(name, build):
 
 
 def _bind(params, values):
-    """The parameters: each slot filled from ``values`` (by field name) as peewee would store it."""
-    return [param.field.db_value(values[param.field.name]) if isinstance(param, _Slot) else param
-            for param in params]
+    """The parameters: each slot filled from ``values`` as peewee would store it."""
+    return [param.field.db_value(values[param.name]) if isinstance(param, _Slot) else param for param in params]
 
 
 def execute(name, build, /, **values):
@@ -76,6 +76,22 @@ def get_first(name, build, /, **values):
     found.__data__ = {field.name: field.python_value(value)
                       for field, value in zip(query._returning, row, strict=True)}
     return found
+
+
+def insert_rows(model, fields, rows):
+    """INSERT ``rows`` (tuples of values of ``fields``) in one statement, compiled once per model,
+    fields and number of rows."""
+    if not rows:
+        return
+    fields = tuple(fields)
+
+    def build():
+        named = [[slot(field, f"{field.name}.{n}") for field in fields] for n in range(len(rows))]
+        return model.insert_many(named, fields=fields)
+
+    values = {f"{field.name}.{n}": value
+              for n, row in enumerate(rows) for field, value in zip(fields, row, strict=True)}
+    execute(("rows", model, fields, len(rows)), build, **values)
 
 
 class BaseModel(Model):
