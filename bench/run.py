@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 from bench.load import CONNECTIONS, INSTALL_WRK, THREADS, Scenario, check_duration, measure, wrk_installed
 from bench.seed import seed
 from bench.server import ROOT, Gunicorn, listening_pid
-from imagesvc import create_app, tokens
+from imagesvc import config, create_app, tokens
 from imagesvc.db import db
 
 BENCH_DIR = os.path.join(ROOT, "bench")
@@ -52,10 +52,19 @@ class Settings:
     database_url: str
     duration: str
     warmup: str | None
+    # The served app's IMAGESVC_RESPONSE_CACHE_MB (imagesvc/responses.py).
+    response_cache_mb: float
 
     def describe_load(self):
         warmup = f"after {self.warmup} of warm-up" if self.warmup else "no warm-up"
         return f"wrk {CONNECTIONS} connections, {THREADS} threads, {self.duration} per scenario, {warmup}"
+
+    def describe_cache(self):
+        if not self.response_cache_mb:
+            return "response cache off: every list and version-list request reads the catalog"
+        return (f"response cache {self.response_cache_mb:g} MB per worker: the list and version-list scenarios "
+                "repeat one request each, answered from it (no write in between); "
+                "IMAGESVC_RESPONSE_CACHE_MB=0 measures them uncached")
 
     @property
     def backend(self):
@@ -173,7 +182,7 @@ def bench(settings, images):
     print()
     print(f"imagesvc on {settings.backend}: {images:,} images, {seeded.versions:,} versions "
           f"(seeded in {seeded.seconds:.1f}s); {describe_code([version_before, version_after])}\n"
-          f"{settings.describe_load()}; {describe_machine_load(load_before)}")
+          f"{settings.describe_load()}; {describe_machine_load(load_before)}\n{settings.describe_cache()}")
     print_bench_table(baseline, results, targets)
     warn_if_disturbed({"baseline": baseline, **results})
     print(f"worker RSS {worker_rss_mb:.1f} MB   {targets['worker_rss_mb']['target']} "
@@ -189,6 +198,7 @@ def bench(settings, images):
         "versions": seeded.versions,
         "seed_seconds": round(seeded.seconds, 1),
         "duration": settings.duration,
+        "response_cache_mb": settings.response_cache_mb,
         "load_average_before": round(load_before, 2),
         "code": list(dict.fromkeys([version_before, version_after])),
         "targets": targets,
@@ -254,7 +264,7 @@ def bench_scale(settings, sizes):
                                          "pass": growth <= SCALE_LIMIT}
     print()
     print(f"p50 ms by catalog size, imagesvc on {settings.backend}; {code_described}\n"
-          f"{settings.describe_load()}; {describe_machine_load(load_before)}")
+          f"{settings.describe_load()}; {describe_machine_load(load_before)}\n{settings.describe_cache()}")
     print(f"{'scenario':<15}" + "".join(f"{size:>12,}" for size in sizes) + f"{'growth':>9}  target")
     for name in READ_SCENARIOS:
         p50s = "".join(f"{by_size[size][name].p50_ms:>12.2f}" for size in sizes)
@@ -279,6 +289,7 @@ def bench_scale(settings, sizes):
                              for size in sizes}
                       for name in READ_SCENARIOS},
         "duration": settings.duration,
+        "response_cache_mb": settings.response_cache_mb,
         "load_average_before": round(load_before, 2),
         "code": {str(size): code[size] for size in sizes},
         "targets": targets,
@@ -372,6 +383,7 @@ def settings_from_environment():
         database_url=database_url,
         duration=duration,
         warmup=check_duration(os.environ.get("BENCH_WARMUP", "2s"), "BENCH_WARMUP"),
+        response_cache_mb=float(os.environ.get("IMAGESVC_RESPONSE_CACHE_MB", config.RESPONSE_CACHE_MB)),
     )
 
 
@@ -381,6 +393,10 @@ def main():
     args = parser.parse_args()
     if not wrk_installed():
         sys.exit(INSTALL_WRK)
+    if args.scale:
+        # The scale report shows how the queries' cost grows with the catalog: served from the
+        # response cache, every size would look the same.
+        os.environ.setdefault("IMAGESVC_RESPONSE_CACHE_MB", "0")
     settings = settings_from_environment()
     os.makedirs(INSTANCE_DIR, exist_ok=True)
     if args.scale:
