@@ -13,9 +13,9 @@ import threading
 from collections import OrderedDict, defaultdict, namedtuple
 from contextlib import contextmanager
 
-from peewee import IntegrityError, chunked, fn
+from peewee import OP, SQL, Expression, IntegrityError, NodeList, Value, chunked, fn
 
-from .db import db, execute, get_first, insert_rows, slot
+from .db import db, execute, get_all, get_first, insert_rows, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -138,21 +138,25 @@ def _store_labels(image, kinds, new=False):
     insert_rows(ImageLabel, (ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
 
 
-def _label_ids(kind, value):
-    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind, ImageLabel.key == fold(value))
+def _label_ids(kind, key):
+    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind,
+                                                     ImageLabel.key == slot(ImageLabel.key, key))
 
 
-def _version_ids(column, dotted):
-    """Images with a version whose ``column`` is ``dotted`` or more precise (12 -> 12, 12.1, 12.1.1).
+def _version_ids(column, key):
+    """Images with a version whose ``column`` is the filter's value or more precise (12 -> 12,
+    12.1, 12.1.1).
 
     A range rather than LIKE '12.%' so both backends use the (column, image) index.
     """
-    same_or_finer = (column == dotted) | ((column >= dotted + ".") & (column < dotted + "/"))
+    same_or_finer = ((column == slot(column, key))
+                     | ((column >= slot(column, f"{key}.from")) & (column < slot(column, f"{key}.to"))))
     return Version.select(Version.image).where(same_or_finer)
 
 
-def _conditions(filters, correlated):
-    """The WHERE conditions of the image list's ``filters``.
+def _conditions(keys, correlated):
+    """The WHERE conditions of the image list's filters named ``keys``, a slot for each value
+    (``_filter_values`` fills them): one compiled query serves every value.
 
     A filter on related rows (labels, versions) is either a correlated EXISTS, which a page read
     in index order checks row by row until it is full, or an IN, which a count reads once.
@@ -163,22 +167,39 @@ def _conditions(filters, correlated):
         conditions.append(fn.EXISTS(ids.where(ids.model.image == Image.id)) if correlated else Image.id.in_(ids))
 
     for column, key in ((Image.chip_type, "chip_type"), (Image.status, "status"), (Image.type, "image_type")):
-        if key in filters:
-            conditions.append(column == filters[key])
-    if "name" in filters:
-        conditions.append(Image.name_key.contains(fold(filters["name"])))
-    if "framework" in filters:
-        related(_label_ids(FRAMEWORK, filters["framework"]))
-    if "applicable_scope" in filters:
-        related(_label_ids(SCOPE, filters["applicable_scope"]))
-    if "python_version" in filters:
-        related(_version_ids(Version.python_version, filters["python_version"]))
-    if "cuda_version" in filters:
-        related(_version_ids(Version.cuda_version, filters["cuda_version"]))
-    if "architecture" in filters:
-        related(VersionArchitecture.select(VersionArchitecture.image)
-                .where(VersionArchitecture.architecture == filters["architecture"]))
+        if key in keys:
+            conditions.append(column == slot(column, key))
+    if "name" in keys:
+        # ESCAPE always, so that the SQL is the same whatever the name holds.
+        pattern = NodeList((slot(Image.name_key, "name"), SQL("ESCAPE"), Value("\\", converter=False)))
+        conditions.append(Expression(Image.name_key, OP.ILIKE, pattern))
+    if "framework" in keys:
+        related(_label_ids(FRAMEWORK, "framework"))
+    if "applicable_scope" in keys:
+        related(_label_ids(SCOPE, "applicable_scope"))
+    if "python_version" in keys:
+        related(_version_ids(Version.python_version, "python_version"))
+    if "cuda_version" in keys:
+        related(_version_ids(Version.cuda_version, "cuda_version"))
+    if "architecture" in keys:
+        related(VersionArchitecture.select(VersionArchitecture.image).where(
+            VersionArchitecture.architecture == slot(VersionArchitecture.architecture, "architecture")))
     return conditions
+
+
+def _filter_values(filters):
+    """The values of the slots ``_conditions`` puts in for ``filters``."""
+    values = dict(filters)
+    if "name" in filters:  # a substring, its LIKE wildcards escaped
+        escaped = fold(filters["name"]).replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+        values["name"] = f"%{escaped}%"
+    for key in ("framework", "applicable_scope"):
+        if key in filters:
+            values[key] = fold(filters[key])
+    for key in ("python_version", "cuda_version"):
+        if key in filters:
+            values[f"{key}.from"], values[f"{key}.to"] = filters[key] + ".", filters[key] + "/"
+    return values
 
 
 def _count(filters, generation):
@@ -192,7 +213,10 @@ def _count(filters, generation):
         if key in _counts:
             _counts.move_to_end(key)
             return _counts[key]
-    total = Image.select().where(*_conditions(filters, correlated=False)).count()
+    keys = tuple(sorted(filters))
+    total = execute(("image count", keys),
+                    lambda: Image.select(fn.COUNT(Image.id)).where(*_conditions(keys, correlated=False)),
+                    **_filter_values(filters)).fetchone()[0]
     with _counts_lock:
         _counts[key] = total
         while len(_counts) > COUNT_CACHE_SIZE:
@@ -253,15 +277,22 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     total = _count(filters, state.generation) if filters else state.image_count
     if (page_no - 1) * page_size >= total:  # past the end: no page query
         return {"list": [], "total": total, "page_no": page_no, "page_size": page_size}
-    column = SORT_COLUMNS[sort_by]
-    # The id breaks ties, so paging through a stable table never repeats or skips.
-    ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
-    # The page's ids first, from the index alone, then only their rows: a deep page skips
-    # index entries, not table rows.
-    conditions = _conditions(filters, correlated=True)
-    page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
-    page_ids = page_ids.order_by(*ordering).paginate(page_no, page_size).alias("page")
-    items = list(Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering))
+    keys = tuple(sorted(filters))
+
+    def build():
+        column = SORT_COLUMNS[sort_by]
+        # The id breaks ties, so paging through a stable table never repeats or skips.
+        ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
+        # The page's ids first, from the index alone, then only their rows: a deep page skips
+        # index entries, not table rows.
+        conditions = _conditions(keys, correlated=True)
+        page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
+        page_ids = (page_ids.order_by(*ordering).limit(slot(Image.id, "limit")).offset(slot(Image.id, "offset"))
+                    .alias("page"))
+        return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
+
+    items = get_all(("image page", keys, sort_by, order), build,
+                    limit=page_size, offset=(page_no - 1) * page_size, **_filter_values(filters))
     return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
 
 
@@ -395,10 +426,14 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
 
 def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
-    query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online")
-    if applicable_scope:
-        query = query.where(*_conditions({"applicable_scope": applicable_scope}, correlated=True))
-    images = list(query.order_by(Image.create_time.desc(), Image.id.desc()).limit(limit))
+    keys = ("applicable_scope",) if applicable_scope else ()
+
+    def build():
+        query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online", *_conditions(keys, correlated=True))
+        return query.order_by(Image.create_time.desc(), Image.id.desc()).limit(slot(Image.id, "limit"))
+
+    filters = {"applicable_scope": applicable_scope} if applicable_scope else {}
+    images = get_all(("feed", keys), build, limit=limit, **_filter_values(filters))
     versions = _versions_of(images, newest_first=True)
     for image in images:
         image.versions = versions[image.id]

@@ -63,15 +63,23 @@ def execute(name, build, /, **values):
 
 
 def get_first(name, build, /, **values):
-    """The first row of a lookup ``build()`` makes (with ``slot``s), compiled once, or None.
+    """The first row of a query ``build()`` makes (with ``slot``s), compiled once, or None.
 
     The row becomes a model instance as peewee makes one (each column through its field's
     ``python_value``), without resolving the cursor's columns anew each time.
     """
     query, sql, params = _compiled_query(name, build)
     row = db.execute_sql(sql, _bind(params, values)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _instance(query, row)
+
+
+def get_all(name, build, /, **values):
+    """Every row of a query ``build()`` makes (with ``slot``s), compiled once, as model instances."""
+    query, sql, params = _compiled_query(name, build)
+    return [_instance(query, row) for row in db.execute_sql(sql, _bind(params, values)).fetchall()]
+
+
+def _instance(query, row):
     found = query.model(__no_default__=True)
     found.__data__ = {field.name: field.python_value(value)
                       for field, value in zip(query._returning, row, strict=True)}

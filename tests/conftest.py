@@ -116,8 +116,10 @@ def db_url(backend, tmp_path, sqlite_template):
 
 
 @pytest.fixture
-def app(db_url, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOG_LEVEL": "DEBUG"})
+def app(request, db_url, tmp_path):
+    settings = request.node.get_closest_marker("config")
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "LOG_LEVEL": "DEBUG",
+                      **(settings.kwargs if settings else {})})
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
         if db_url.startswith("mysql"):

@@ -100,16 +100,15 @@ def test_a_cached_query_still_needs_a_token_and_valid_arguments(client, reader, 
     assert client.get("/api/images?pageSize=500", headers=reader).status_code == 422
 
 
-def test_a_response_cache_of_zero_megabytes_reads_the_catalog_every_time(db_url, reader, make_image):
+@pytest.mark.config(RESPONSE_CACHE_MB=0)
+def test_a_response_cache_of_zero_megabytes_reads_the_catalog_every_time(client, reader, make_image):
     make_image()
-    uncached = create_app({"TESTING": True, "DATABASE_URL": db_url, "RESPONSE_CACHE_MB": 0}).test_client()
-    uncached.get("/api/images", headers=reader)
+    client.get("/api/images", headers=reader)
 
     with count_queries() as counted:
-        assert uncached.get("/api/images", headers=reader).status_code == 200
+        assert client.get("/api/images", headers=reader).status_code == 200
 
     assert counted.count == 3  # token, catalog state, page
-    uncached.application.extensions["imagesvc.db"].close_all()
 
 
 @pytest.mark.sqlite_only
