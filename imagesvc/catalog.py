@@ -354,12 +354,25 @@ def delete_image(image_id, if_match=None, actor=NOBODY):
 def list_versions(image_id, page_no=None, page_size=None):
     """The image's versions, newest first: all of them (up to the newest 1000), or one page."""
     image = get_image(image_id)
-    query = (Version.select().where(Version.image == image.id)
-             .order_by(Version.create_time.desc(), Version.id.desc()))
+
+    def build():
+        return (Version.select().where(Version.image == slot(Version.image))
+                .order_by(Version.create_time.desc(), Version.id.desc())
+                .limit(slot(Version.id, "limit")).offset(slot(Version.id, "offset")))
+
     # version_count changes in the same transaction as the versions, so it is the true count.
+    total = image.version_count
     if page_no is None and page_size is None:
-        return {"list": list(query.limit(VERSIONS_UNPAGED_LIMIT)), "total": image.version_count}
-    return _page(query, page_no or 1, page_size or 10, image.version_count)
+        page_no, page_size, paged = 1, VERSIONS_UNPAGED_LIMIT, False
+    else:
+        page_no, page_size, paged = page_no or 1, page_size or 10, True
+    offset = (page_no - 1) * page_size
+    # A page past the end costs no query.
+    past_the_end = paged and offset >= total
+    items = [] if past_the_end else get_all("version page", build, image=image.id, limit=page_size, offset=offset)
+    if not paged:
+        return {"list": items, "total": total}
+    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
 
 
 def get_version(image_id, version):
