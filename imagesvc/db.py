@@ -229,10 +229,12 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "cache_size": -8000,
                      # A pragma, because the pool takes the keyword ``timeout`` as its own.
                      "busy_timeout": int(busy_timeout * 1000),
-                     # Copy the WAL back into the database every 10,000 pages (40 MB), not 1,000:
-                     # a write that runs the checkpoint pays for it, and pages written again
-                     # and again (indexes, the catalog state) are copied once per checkpoint.
-                     "wal_autocheckpoint": 10_000},
+                     # Copy the WAL back into the database every 4,000 pages (16 MB), not 1,000:
+                     # the write that crosses the mark runs the checkpoint, and pages written
+                     # again and again (indexes, the catalog state) are copied once per
+                     # checkpoint. Measured (wrk, status changes): 1,000 -> 4,000 pages gave
+                     # 10% more writes/s; 10,000 gave no more, and twice the p99.
+                     "wal_autocheckpoint": 4000},
             # Take the write lock when a transaction begins, so two workers never deadlock
             # upgrading read locks; the loser waits up to busy_timeout instead of failing.
             lock_type="IMMEDIATE",
