@@ -275,9 +275,18 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     filters = {key: value for key, value in filters.items() if value}
     state = _state()
     total = _count(filters, state.generation) if filters else state.image_count
-    if (page_no - 1) * page_size >= total:  # past the end: no page query
+    offset = (page_no - 1) * page_size
+    if offset >= total:  # past the end: no page query
         return {"list": [], "total": total, "page_no": page_no, "page_size": page_size}
     keys = tuple(sorted(filters))
+    limit = page_size
+    # A page in the second half is read from the other end, in the opposite order, and turned
+    # round: the last page costs what the first does, not a skip over most of the index.
+    from_the_end = offset > total // 2
+    if from_the_end:
+        order = "asc" if order == "desc" else "desc"
+        end = min(offset + page_size, total)
+        offset, limit = total - end, end - offset
 
     def build():
         column = SORT_COLUMNS[sort_by]
@@ -292,7 +301,9 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
         return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
 
     items = get_all(("image page", keys, sort_by, order), build,
-                    limit=page_size, offset=(page_no - 1) * page_size, **_filter_values(filters))
+                    limit=limit, offset=offset, **_filter_values(filters))
+    if from_the_end:
+        items.reverse()
     return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
 
 

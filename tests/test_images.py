@@ -1019,3 +1019,17 @@ def test_list_item_of_64_chars_is_stored_whatever_the_chars(create, char):
 def test_names_of_128_chars_differing_in_case_conflict(create, char):
     success(create(name="A" + char * 127), 201)
     assert list(failure(create(name="a" + char * 127), 409, "CONFLICT")["errors"]) == ["name"]
+
+
+@pytest.mark.parametrize("query", [{}, {"order": "asc"}, {"sortBy": "name"}, {"sortBy": "createTime", "order": "asc"},
+                                   {"framework": "pytorch"}])
+def test_pages_from_either_half_of_the_list_make_up_the_whole_list(make_image, list_names, query):
+    # Pages past the middle are read from the other end: they must fit together all the same.
+    for n in range(23):
+        make_image(name=f"image {n % 5} {n}", frameworks=["PyTorch"] if n % 3 else [])
+    whole = list_names(pageSize=100, **query)
+
+    pages = [list_names(pageNo=page_no, pageSize=4, **query) for page_no in range(1, 8)]
+
+    assert [name for page in pages for name in page] == whole
+    assert [len(page) for page in pages] == [len(whole[start:start + 4]) for start in range(0, 28, 4)]
