@@ -1,8 +1,8 @@
 """Read responses kept per catalog generation: a repeated list query costs two small lookups.
 
 A page of the image list, or an image's version list, is a function of the catalog and the
-request's path and query alone: every caller allowed to ask (auth and validation run before)
-gets the same body. The catalog's generation moves in the same transaction as every write
+request's path and query alone: every caller allowed to ask (auth runs before) gets the same
+body. The catalog's generation moves in the same transaction as every write
 (``catalog._advance``), whichever process makes it, so a body stored under the generation it
 was read at answers the same request for as long as that generation is the current one.
 
@@ -61,8 +61,9 @@ def init_app(app):
 def by_generation(view):
     """Answer the view's request from the cache while the catalog's generation holds.
 
-    Goes between ``arguments`` and ``response``: it sees only requests that passed auth and
-    validation, and keeps the 200 bodies the response schema made.
+    Goes between auth and ``arguments``: a body is kept only for a request that passed
+    validation and was answered 200, and validation depends on nothing but the request, so an
+    identical request needs no second look before it gets the same body.
     """
 
     @wraps(view)

@@ -97,7 +97,8 @@ def test_a_cached_query_still_needs_a_token_and_valid_arguments(client, reader, 
 
     assert client.get("/api/images?pageSize=5").status_code == 401
     assert client.get("/api/images?pageSize=5", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert client.get("/api/images?pageSize=500", headers=reader).status_code == 422
+    for _ in range(2):  # a refused request is never kept, so it is refused again
+        assert client.get("/api/images?pageSize=500", headers=reader).status_code == 422
 
 
 @pytest.mark.config(RESPONSE_CACHE_MB=0)

@@ -42,8 +42,8 @@ def with_etag(image, status=200, headers=None):
 @blp.route("")
 class Images(MethodView):
     @auth.login_required(role="reader")
-    @blp.arguments(ImageQueryArgsSchema, location="query")
     @responses.by_generation
+    @blp.arguments(ImageQueryArgsSchema, location="query")
     @blp.response(200, ImagePageSchema)
     @blp.doc(operationId="listImages")
     def get(self, args):

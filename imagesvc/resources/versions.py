@@ -23,8 +23,8 @@ blp = Blueprint("versions", __name__, url_prefix="/api/images/<image_id>/version
 @blp.route("")
 class Versions(MethodView):
     @auth.login_required(role="reader")
-    @blp.arguments(PageArgsSchema, location="query")
     @responses.by_generation
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, VersionPageSchema)
     @blp.doc(operationId="listVersions")
     def get(self, args, image_id):
