@@ -207,15 +207,17 @@ class QueuedSqliteDatabase(PooledSqliteDatabase):
             super().commit()
         finally:
             # A failed COMMIT is rolled back next (peewee's atomic does), which finds it released.
-            if self.writers is not None:
-                self.writers.release()
+            self._next_writer()
 
     def rollback(self):
         try:
             super().rollback()
         finally:
-            if self.writers is not None:
-                self.writers.release()
+            self._next_writer()
+
+    def _next_writer(self):
+        if self.writers is not None:
+            self.writers.release()
 
 
 def open_database(url, *, stale_timeout=300, busy_timeout=10):
