@@ -82,7 +82,7 @@ def get_all(name, build, /, **values):
 def _instance(query, row):
     found = query.model(__no_default__=True)
     found.__data__ = {field.name: field.python_value(value)
-                      for field, value in zip(query._returning, row, strict=True)}
+                      for field, value in zip(query.selected_columns, row, strict=True)}
     return found
 
 
