@@ -7,10 +7,10 @@ last (so locks are always taken in the same order). Unique indexes settle races:
 IntegrityError becomes ``errors.Conflict`` naming the field.
 """
 
+import functools
 import re
 import secrets
-import threading
-from collections import OrderedDict, defaultdict, namedtuple
+from collections import defaultdict, namedtuple
 from contextlib import contextmanager
 
 from peewee import OP, SQL, Expression, IntegrityError, NodeList, Value, chunked, fn
@@ -48,8 +48,6 @@ SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not I
 LABEL_FIELDS = {FRAMEWORK: "frameworks", SCOPE: "applicable_scopes"}
 # Filtered totals kept by catalog generation (see _count), the least recently used dropped first.
 COUNT_CACHE_SIZE = 512
-_counts = OrderedDict()
-_counts_lock = threading.Lock()
 # An image's and a version's content as the API names it: history snapshots and catalog files.
 IMAGE_CONTENT = CatalogImageSchema(exclude=("versions",))
 VERSION_CONTENT = VersionCreateSchema()
@@ -82,13 +80,25 @@ def _pk(image_id):
     return int(image_id)
 
 
-def _get_for_update(image_id, if_match=None):
-    """The image, locked for this transaction; 404 if absent, 412 if ``if_match`` is stale."""
+def _image_by_id(image_id, lock=False):
+    """The image with the id in a URL, or None; with ``lock``, locked for this transaction."""
     def build():
         query = Image.select().where(Image.id == slot(Image.id))
-        return query.for_update() if db.obj.for_update else query
+        return query.for_update() if lock and db.obj.for_update else query
 
-    image = get_first("image for update", build, id=_pk(image_id))
+    return get_first(("image by id", lock), build, id=_pk(image_id))
+
+
+def _version_by_name(image_pk, version):
+    """The image's version called ``version`` (ignoring case), or None."""
+    return get_first("version by name", lambda: Version.select().where(
+        Version.image == slot(Version.image), Version.version_key == slot(Version.version_key)),
+        image=image_pk, version_key=fold(version))
+
+
+def _get_for_update(image_id, if_match=None):
+    """The image, locked for this transaction; 404 if absent, 412 if ``if_match`` is stale."""
+    image = _image_by_id(image_id, lock=True)
     if image is None:
         raise ImageNotFound()
     if if_match and not if_match.contains(image.etag):
@@ -202,26 +212,17 @@ def _filter_values(filters):
     return values
 
 
-def _count(filters, generation):
-    """How many images match ``filters``, counted once per generation of the catalog.
+@functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
+def _count(database, generation, keys, values):
+    """How many images match the filters named ``keys`` (``values``: their slots' values, as
+    items), counted once per database and generation of the catalog.
 
     A filtered count reads every match; the generation moves only with a write, so between
-    writes a repeated filter is answered from here. Keys name the database and generation.
+    writes a repeated filter is answered from here.
     """
-    key = (db.obj.database, generation, tuple(sorted(filters.items())))
-    with _counts_lock:
-        if key in _counts:
-            _counts.move_to_end(key)
-            return _counts[key]
-    keys = tuple(sorted(filters))
-    total = execute(("image count", keys),
-                    lambda: Image.select(fn.COUNT(Image.id)).where(*_conditions(keys, correlated=False)),
-                    **_filter_values(filters)).fetchone()[0]
-    with _counts_lock:
-        _counts[key] = total
-        while len(_counts) > COUNT_CACHE_SIZE:
-            _counts.popitem(last=False)
-    return total
+    return execute(("image count", keys),
+                   lambda: Image.select(fn.COUNT(Image.id)).where(*_conditions(keys, correlated=False)),
+                   **dict(values)).fetchone()[0]
 
 
 def _state():
@@ -273,12 +274,15 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     cuda_version, architecture; a missing or empty one is not applied.
     """
     filters = {key: value for key, value in filters.items() if value}
+    keys, values = tuple(sorted(filters)), _filter_values(filters)
     state = _state()
-    total = _count(filters, state.generation) if filters else state.image_count
+    if filters:
+        total = _count(db.obj.database, state.generation, keys, tuple(sorted(values.items())))
+    else:
+        total = state.image_count
     offset = (page_no - 1) * page_size
     if offset >= total:  # past the end: no page query
         return {"list": [], "total": total, "page_no": page_no, "page_size": page_size}
-    keys = tuple(sorted(filters))
     limit = page_size
     # A page in the second half is read from the other end, in the opposite order, and turned
     # round: the last page costs what the first does, not a skip over most of the index.
@@ -301,14 +305,14 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
         return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
 
     items = get_all(("image page", keys, sort_by, order), build,
-                    limit=limit, offset=offset, **_filter_values(filters))
+                    limit=limit, offset=offset, **values)
     if from_the_end:
         items.reverse()
     return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
 
 
 def get_image(image_id):
-    image = get_first("image by id", lambda: Image.select().where(Image.id == slot(Image.id)), id=_pk(image_id))
+    image = _image_by_id(image_id)
     if image is None:
         raise ImageNotFound()
     return image
@@ -387,7 +391,7 @@ def list_versions(image_id, page_no=None, page_size=None):
 
 
 def get_version(image_id, version):
-    found = Version.get_or_none(Version.image == _pk(image_id), Version.version_key == fold(version))
+    found = _version_by_name(_pk(image_id), version)
     if found is None:
         get_image(image_id)  # which one is missing: the image, or only the version?
         raise VersionNotFound()
@@ -409,7 +413,7 @@ def create_version(image_id, fields, actor=NOBODY):
 def delete_version(image_id, version, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id)
-        found = Version.get_or_none(Version.image == image.id, Version.version_key == fold(version))
+        found = _version_by_name(image.id, version)
         if found is None:
             raise VersionNotFound()
         VersionArchitecture.delete().where(VersionArchitecture.version == found.id).execute()
@@ -450,13 +454,13 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
 
 def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
-    keys = ("applicable_scope",) if applicable_scope else ()
+    filters = {"applicable_scope": applicable_scope} if applicable_scope else {}
+    keys = tuple(filters)
 
     def build():
         query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online", *_conditions(keys, correlated=True))
         return query.order_by(Image.create_time.desc(), Image.id.desc()).limit(slot(Image.id, "limit"))
 
-    filters = {"applicable_scope": applicable_scope} if applicable_scope else {}
     images = get_all(("feed", keys), build, limit=limit, **_filter_values(filters))
     versions = _versions_of(images, newest_first=True)
     for image in images:

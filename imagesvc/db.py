@@ -51,15 +51,17 @@ def _compiled_query(name, build):
     return _compiled[key]
 
 
-def _bind(params, values):
-    """The parameters: each slot filled from ``values`` as peewee would store it."""
-    return [param.field.db_value(values[param.name]) if isinstance(param, _Slot) else param for param in params]
+def _run(name, build, values):
+    """The compiled query and the cursor of running it, each slot filled from ``values`` as
+    peewee would store it."""
+    query, sql, params = _compiled_query(name, build)
+    bound = [param.field.db_value(values[param.name]) if isinstance(param, _Slot) else param for param in params]
+    return query, db.execute_sql(sql, bound)
 
 
 def execute(name, build, /, **values):
     """Run the statement ``build()`` makes (with ``slot``s), compiled once; returns the cursor."""
-    _, sql, params = _compiled_query(name, build)
-    return db.execute_sql(sql, _bind(params, values))
+    return _run(name, build, values)[1]
 
 
 def get_first(name, build, /, **values):
@@ -68,15 +70,15 @@ def get_first(name, build, /, **values):
     The row becomes a model instance as peewee makes one (each column through its field's
     ``python_value``), without resolving the cursor's columns anew each time.
     """
-    query, sql, params = _compiled_query(name, build)
-    row = db.execute_sql(sql, _bind(params, values)).fetchone()
+    query, cursor = _run(name, build, values)
+    row = cursor.fetchone()
     return None if row is None else _instance(query, row)
 
 
 def get_all(name, build, /, **values):
     """Every row of a query ``build()`` makes (with ``slot``s), compiled once, as model instances."""
-    query, sql, params = _compiled_query(name, build)
-    return [_instance(query, row) for row in db.execute_sql(sql, _bind(params, values)).fetchall()]
+    query, cursor = _run(name, build, values)
+    return [_instance(query, row) for row in cursor.fetchall()]
 
 
 def _instance(query, row):

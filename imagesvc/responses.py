@@ -31,27 +31,23 @@ class ResponseCache:
 
     def get(self, key):
         with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
+            entry = self._bodies.get(key)
+            if entry is None:
+                return None
+            self._bodies.move_to_end(key)
+            return entry[0]
 
-    def put(self, key, body):
-        size = _size(key, body)
+    def put(self, key, body, size):
+        """Keep ``body`` under ``key``, counted as ``size`` bytes."""
         if size > self.max_bytes:
             return
         with self._lock:
             if key in self._bodies:
-                self._bytes -= _size(key, self._bodies.pop(key))
-            self._bodies[key] = body
+                self._bytes -= self._bodies.pop(key)[1]
+            self._bodies[key] = (body, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
-                self._bytes -= _size(*self._bodies.popitem(last=False))
-
-
-def _size(key, body):
-    # The request's path and query count too: a caller chooses how long they are.
-    return len(body) + len(key[-2]) + len(key[-1])
+                self._bytes -= self._bodies.popitem(last=False)[1][1]
 
 
 def init_app(app):
@@ -79,7 +75,9 @@ def by_generation(view):
             return current_app.response_class(body, mimetype=current_app.json.mimetype)
         response = view(*args, **kwargs)
         if response.status_code == 200:
-            responses.put(key, response.get_data())
+            body = response.get_data()
+            # The request's path and query count too: a caller chooses how long they are.
+            responses.put(key, body, len(body) + len(request.path) + len(request.query_string))
         return response
 
     return cached

@@ -116,12 +116,12 @@ def test_a_response_cache_of_zero_megabytes_reads_the_catalog_every_time(client,
 def test_the_cache_holds_at_most_its_size_and_drops_the_least_recently_used_first(backend):
     cache = ResponseCache(max_bytes=100)
     for n in range(3):
-        cache.put(("db", 1, "/api/images", f"n={n}".encode()), b"x" * 16)  # 30 bytes each, with the path and query
+        cache.put(("db", 1, "/api/images", f"n={n}".encode()), b"x" * 16, 30)
     cache.get(("db", 1, "/api/images", b"n=0"))  # now the most recently used
 
-    cache.put(("db", 1, "/api/images", b"n=3"), b"x" * 16)
+    cache.put(("db", 1, "/api/images", b"n=3"), b"x" * 16, 30)
 
     kept = [n for n in range(4) if cache.get(("db", 1, "/api/images", f"n={n}".encode())) is not None]
     assert kept == [0, 2, 3]
-    cache.put(("db", 1, "/api/images", b"huge"), b"x" * 200)  # larger than the whole cache: not kept
+    cache.put(("db", 1, "/api/images", b"huge"), b"x" * 200, 200)  # larger than the whole cache: not kept
     assert cache.get(("db", 1, "/api/images", b"huge")) is None

@@ -57,8 +57,7 @@ class Feed(MethodView):
         Role: reader. format=json (the envelope, as the list endpoint), kubeflow (Kubeflow
         notebook spawner image options) or jupyterhub (KubeSpawner profile_list), both unwrapped.
         The ETag moves with every write to the catalog, so polling with If-None-Match (304 while
-        it holds) costs one
-        small query while nothing changes.
+        it holds) costs one small query while nothing changes.
         """
         query = "&".join(f"{key}={value}" for key, value in sorted(args.items()))
         etag = f"{catalog.generation()}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
