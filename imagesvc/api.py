@@ -77,8 +77,13 @@ class RequestParser(FlaskParser):
         if not core.is_json(req.mimetype) or req.mimetype_params.get("charset", "utf-8").lower() not in (
             "utf-8", "utf8"):
             abort(415)
+        body = req.get_data(cache=True)
+        if req.content_length is None and req.max_content_length is not None and len(body) >= req.max_content_length:
+            # A body without Content-Length (chunked) is read as it comes, and werkzeug stops at the
+            # limit without a word: one that reaches the limit is taken to go past it.
+            abort(413)
         try:
-            text = req.get_data(cache=True).decode("utf-8")
+            text = body.decode("utf-8")
             data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
             # JSON may escape a lone UTF-16 surrogate ("\ud800"), which is not Unicode text; only a
             # body that escapes a surrogate at all needs the (whole-body) check.
@@ -179,10 +184,14 @@ class Api(flask_smorest.Api):
             headers["Allow"] = ", ".join(sorted(error.valid_methods))
         # A schema may name the message its refusal shows the user (the status endpoint does).
         message = data.get("message") or getattr(data.get("schema"), "error_message", None)
-        # webargs files errors by location ({"json": {...}}); the client knows only fields.
+        # webargs files errors by location ({"json": {...}}); the client knows only fields. A
+        # refusal of the body as a whole (marshmallow's "_schema") is no field: it is the message.
         field_errors = {}
         for location_errors in (data.get("messages") or {}).values():
             if isinstance(location_errors, dict):
+                location_errors = dict(location_errors)
+                whole = location_errors.pop(ma.exceptions.SCHEMA, None)
+                message = message or ("；".join(whole) if whole else None)
                 field_errors.update(error_paths(location_errors))
         return error_response(error.code, message, field_errors, headers)
 

@@ -1,5 +1,6 @@
 """One envelope for every error (contract section 1), X-Request-ID, and the success envelope."""
 
+import io
 import json
 import re
 
@@ -200,6 +201,15 @@ def body_of(size):
 def test_body_over_max_content_length_is_413(small_app, editor):
     response = small_app.test_client().post("/api/images", data=body_of(1001), content_type="application/json",
                                             headers=editor)
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.sqlite_only
+def test_chunked_body_over_max_content_length_is_413(small_app, editor):
+    # No Content-Length: the server reads the body as it comes, and werkzeug stops at the limit.
+    response = small_app.test_client().post(
+        "/api/images", input_stream=io.BytesIO(body_of(1001)), content_type="application/json",
+        headers={**editor, "Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 

@@ -495,6 +495,12 @@ def test_update_with_empty_body_is_422(make_image, update):
     failure(update(make_image()["id"], {}), 422, "VALIDATION_ERROR")
 
 
+def test_a_refusal_of_the_whole_body_is_the_message_not_a_field_error(make_image, update):
+    refused = failure(update(make_image()["id"], {}), 422, "VALIDATION_ERROR")
+    assert refused["message"] == "至少需要提供一个可更新的字段"
+    assert "errors" not in refused
+
+
 @pytest.mark.parametrize("body", [{"status": "online"}, {"name": "x", "status": "offline"}])
 def test_update_with_status_is_422_naming_status(make_image, update, body):
     assert "status" in failure(update(make_image()["id"], body), 422, "VALIDATION_ERROR")["errors"]
