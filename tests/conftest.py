@@ -133,6 +133,21 @@ def app(request, db_url, tmp_path):
 
 
 @pytest.fixture
+def another_app(db_url):
+    """``another_app(**settings)``: one more app on the test's database (another worker, say),
+    its connections closed after the test."""
+    made = []
+
+    def make(**settings):
+        made.append(create_app({"TESTING": True, "DATABASE_URL": db_url, **settings}))
+        return made[-1]
+
+    yield make
+    for other in made:
+        other.extensions["imagesvc.db"].close_all()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -60,40 +60,22 @@ def log_lines(captured):
 
 # ----- 400 -----
 
-@pytest.mark.sqlite_only
-@pytest.mark.parametrize("data", [
-    b'{"name": ',
-    b"{'name': 'single quotes'}",
-    b'{"name": "x",}',
-    b"",
-    b'{"name": NaN, "imageAddress": "ubuntu"}',
-    b'{"name": Infinity, "imageAddress": "ubuntu"}',
-])
-def test_invalid_json_is_400(client, editor, data):
-    response = client.post("/api/images", data=data, content_type="application/json", headers=editor)
-    assert_error(response, 400, "BAD_REQUEST")
+NOT_A_JSON_OBJECT = {
+    "invalid JSON": [b'{"name": ', b"{'name': 'single quotes'}", b'{"name": "x",}', b"",
+                     b'{"name": NaN, "imageAddress": "ubuntu"}', b'{"name": Infinity, "imageAddress": "ubuntu"}'],
+    "JSON that is not an object": [b"[]", b'[{"name": "x"}]', b'"a string"', b"1", b"true", b"null"],
+    "invalid UTF-8": [b'{"name": "\xff\xfe", "imageAddress": "ubuntu"}',
+                      b'{"name": "\xe4\xb8", "imageAddress": "ubuntu"}',
+                      '{"name": "中文", "imageAddress": "ubuntu"}'.encode("gbk")],
+    "duplicate keys": [b'{"name": "a", "name": "b", "imageAddress": "ubuntu"}',
+                       b'{"name": "a", "imageAddress": "ubuntu", "frameworks": [{"k": 1, "k": 2}]}'],
+}
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize("data", [b"[]", b'[{"name": "x"}]', b'"a string"', b"1", b"true", b"null"])
-def test_json_that_is_not_an_object_is_400(client, editor, data):
-    response = client.post("/api/images", data=data, content_type="application/json", headers=editor)
-    assert_error(response, 400, "BAD_REQUEST")
-
-
-@pytest.mark.sqlite_only
-@pytest.mark.parametrize("data", [b'{"name": "\xff\xfe", "imageAddress": "ubuntu"}',
-                                  b'{"name": "\xe4\xb8", "imageAddress": "ubuntu"}',
-                                  '{"name": "中文", "imageAddress": "ubuntu"}'.encode("gbk")])
-def test_invalid_utf8_is_400(client, editor, data):
-    response = client.post("/api/images", data=data, content_type="application/json", headers=editor)
-    assert_error(response, 400, "BAD_REQUEST")
-
-
-@pytest.mark.sqlite_only
-@pytest.mark.parametrize("data", [b'{"name": "a", "name": "b", "imageAddress": "ubuntu"}',
-                                  b'{"name": "a", "imageAddress": "ubuntu", "frameworks": [{"k": 1, "k": 2}]}'])
-def test_duplicate_keys_are_400(client, editor, data):
+@pytest.mark.parametrize("data", [pytest.param(data, id=f"{kind} {n}")
+                                  for kind, bodies in NOT_A_JSON_OBJECT.items() for n, data in enumerate(bodies)])
+def test_a_body_that_is_not_a_json_object_in_utf8_is_400(client, editor, data):
     response = client.post("/api/images", data=data, content_type="application/json", headers=editor)
     assert_error(response, 400, "BAD_REQUEST")
 

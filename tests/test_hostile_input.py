@@ -44,11 +44,10 @@ def body(**fields):
 
 
 def case(id, method, path, *, json_body=None, data=None, content_type=JSON, headers=None, environ=None,
-         status, code, field=None, check=None, bug=None):
-    marks = [pytest.mark.xfail(reason=f"BUG: {bug}", strict=True)] if bug else []
+         status, code, field=None, check=None):
     return pytest.param(dict(method=method, path=path, json_body=json_body, data=data, content_type=content_type,
                              headers=headers or {}, environ=environ or {}, status=status, code=code, field=field,
-                             check=check), id=id, marks=marks)
+                             check=check), id=id)
 
 
 def listing(names):

@@ -68,12 +68,13 @@ def test_a_new_filter_is_counted_with_indexes(app, client, auth_headers, catalog
         assert counts and not any(full_scans(sql, params) for sql, params in counts)
 
 
+# The most queries each may cost, and which (a spare query of slack on the smaller ones).
 READS = {
-    "detail": ("/api/images/{id}", 2),  # token, image
-    "versions": ("/api/images/{id}/versions", 2),  # token, image, versions
-    "one version": ("/api/images/{id}/versions/v1", 2),
-    "history": ("/api/images/{id}/history", 3),  # token, count, page
-    "feed": ("/api/images/feed?applicableScope=开发机", 3),  # token, state, images, versions
+    "detail": ("/api/images/{id}", 3),  # token, image
+    "versions": ("/api/images/{id}/versions", 3),  # a repeat: token, generation (response cache)
+    "one version": ("/api/images/{id}/versions/v1", 3),  # token, version
+    "history": ("/api/images/{id}/history", 4),  # token, count, page
+    "feed": ("/api/images/feed?applicableScope=开发机", 4),  # token, state, images, versions
 }
 
 
@@ -85,4 +86,4 @@ def test_each_read_costs_a_fixed_number_of_queries(client, auth_headers, make_im
     client.get(url.format(id=image["id"]), headers=headers)
     with count_queries() as counted:
         assert client.get(url.format(id=image["id"]), headers=headers).status_code == 200
-    assert counted.count <= most + 1, [q.msg[0] for q in counted.get_queries()]
+    assert counted.count <= most, [q.msg[0] for q in counted.get_queries()]

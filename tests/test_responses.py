@@ -4,7 +4,6 @@ from the bodies kept for the catalog's generation, and never once the catalog ha
 import pytest
 from playhouse.test_utils import count_queries
 
-from imagesvc import create_app
 from imagesvc.responses import ResponseCache
 
 
@@ -50,7 +49,7 @@ WRITES = {
 
 @pytest.mark.parametrize("write", WRITES)
 def test_every_kind_of_write_shows_in_the_next_identical_queries(client, reader, auth_headers, make_image,
-                                                                make_version, write):
+                                                                make_version, another_app, write):
     image = make_image(name="a first")
     make_version(image["id"], "v1")
     queries = ["/api/images?sortBy=name&order=asc", f"/api/images/{image['id']}/versions",
@@ -60,25 +59,23 @@ def test_every_kind_of_write_shows_in_the_next_identical_queries(client, reader,
     assert WRITES[write](client, auth_headers, image).status_code in (200, 201)
 
     after = [client.get(url, headers=reader) for url in queries]
-    fresh = create_app({"TESTING": True, "DATABASE_URL": client.application.config["DATABASE_URL"],
-                        "RESPONSE_CACHE_MB": 0}).test_client()
+    fresh = another_app(RESPONSE_CACHE_MB=0).test_client()
     truth = [fresh.get(url, headers=reader) for url in queries]
     assert [(response.status_code, response.data) for response in after] == \
         [(response.status_code, response.data) for response in truth]
     assert after[0].data != before[0]
-    fresh.application.extensions["imagesvc.db"].close_all()
 
 
-def test_a_write_through_another_worker_shows_in_the_next_identical_query(client, db_url, reader, editor, make_image):
+def test_a_write_through_another_worker_shows_in_the_next_identical_query(client, reader, editor, make_image,
+                                                                         another_app):
     make_image(name="one")
     assert names(client, reader) == ["one"]
-    other_worker = create_app({"TESTING": True, "DATABASE_URL": db_url}).test_client()
+    other_worker = another_app().test_client()
 
     assert other_worker.post("/api/images", json={"name": "two", "imageAddress": "r/two:1"},
                              headers=editor).status_code == 201
 
     assert names(client, reader) == ["two", "one"]
-    other_worker.application.extensions["imagesvc.db"].close_all()
 
 
 def test_different_queries_never_share_a_body(client, reader, make_image):

@@ -7,7 +7,7 @@ import threading
 import pytest
 from playhouse.test_utils import count_queries
 
-from imagesvc import create_app, migrations
+from imagesvc import migrations
 from imagesvc.db import db
 
 from .conftest import MYSQL_DATABASE, mysql_server
@@ -139,11 +139,11 @@ def test_upgrade_from_the_first_schema_keeps_existing_rows(app, client, auth_hea
 # ----- SQLite writers -----
 
 @pytest.mark.sqlite_only
-def test_a_sqlite_writer_waits_for_the_one_before_it_in_the_writer_queue(db_url, tmp_path, make_image, editor):
+def test_a_sqlite_writer_waits_for_the_one_before_it_in_the_writer_queue(make_image, editor, another_app):
     """With no busy timeout at all, SQLite would refuse the second writer at once (503): it
     must wait its turn in imagesvc's writer queue instead, and succeed once the first is done."""
     image = make_image()
-    impatient = create_app({"TESTING": True, "DATABASE_URL": db_url, "SQLITE_BUSY_TIMEOUT": 0})
+    impatient = another_app(SQLITE_BUSY_TIMEOUT=0)
     holding, release = threading.Event(), threading.Event()
 
     def hold_the_write_lock():
@@ -164,7 +164,6 @@ def test_a_sqlite_writer_waits_for_the_one_before_it_in_the_writer_queue(db_url,
     release.set()
     holder.join(10)
     writer.join(10)
-    impatient.extensions["imagesvc.db"].close_all()
 
     assert [answer.status_code for answer in answers] == [200]
 
