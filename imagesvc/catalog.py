@@ -229,10 +229,16 @@ def _state():
     return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))
 
 
-def _page(query, page_no, page_size, total):
-    """One page of ``query``; a page past the end costs no query."""
-    items = list(query.paginate(page_no, page_size)) if (page_no - 1) * page_size < total else []
+def _page(read, page_no, page_size, total):
+    """One page of ``total`` rows, which ``read(offset, limit)`` reads; past the end, no query."""
+    offset = (page_no - 1) * page_size
+    items = read(offset, page_size) if offset < total else []
     return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+
+
+def _read(query):
+    """``read`` for ``_page``: the rows of ``query`` at an offset."""
+    return lambda offset, limit: list(query.offset(offset).limit(limit))
 
 
 def _add_version(image, fields):
@@ -267,6 +273,20 @@ def generation():
 
 # ----- images -----
 
+def _image_page(keys, sort_by, order):
+    """The query of one page of images filtered on ``keys``, LIMIT and OFFSET in slots."""
+    column = SORT_COLUMNS[sort_by]
+    # The id breaks ties, so paging through a stable table never repeats or skips.
+    ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
+    # The page's ids first, from the index alone, then only their rows: a deep page skips
+    # index entries, not table rows.
+    conditions = _conditions(keys, correlated=True)
+    page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
+    page_ids = (page_ids.order_by(*ordering).limit(slot(Image.id, "limit")).offset(slot(Image.id, "offset"))
+                .alias("page"))
+    return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
+
+
 def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
     """One page of the images matching every given filter, and their total.
 
@@ -280,35 +300,21 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
         total = _count(db.obj.database, state.generation, keys, tuple(sorted(values.items())))
     else:
         total = state.image_count
-    offset = (page_no - 1) * page_size
-    if offset >= total:  # past the end: no page query
-        return {"list": [], "total": total, "page_no": page_no, "page_size": page_size}
-    limit = page_size
-    # A page in the second half is read from the other end, in the opposite order, and turned
-    # round: the last page costs what the first does, not a skip over most of the index.
-    from_the_end = offset > total // 2
-    if from_the_end:
-        order = "asc" if order == "desc" else "desc"
-        end = min(offset + page_size, total)
-        offset, limit = total - end, end - offset
 
-    def build():
-        column = SORT_COLUMNS[sort_by]
-        # The id breaks ties, so paging through a stable table never repeats or skips.
-        ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
-        # The page's ids first, from the index alone, then only their rows: a deep page skips
-        # index entries, not table rows.
-        conditions = _conditions(keys, correlated=True)
-        page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
-        page_ids = (page_ids.order_by(*ordering).limit(slot(Image.id, "limit")).offset(slot(Image.id, "offset"))
-                    .alias("page"))
-        return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
+    def read(offset, limit):
+        # A page in the second half is read from the other end, in the opposite order, and
+        # turned round: the last page costs what the first does, not a skip over most of the index.
+        from_the_end = offset > total // 2
+        direction = order
+        if from_the_end:
+            direction = "asc" if order == "desc" else "desc"
+            end = min(offset + limit, total)
+            offset, limit = total - end, end - offset
+        items = get_all(("image page", keys, sort_by, direction), lambda: _image_page(keys, sort_by, direction),
+                        limit=limit, offset=offset, **values)
+        return items[::-1] if from_the_end else items
 
-    items = get_all(("image page", keys, sort_by, order), build,
-                    limit=limit, offset=offset, **values)
-    if from_the_end:
-        items.reverse()
-    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+    return _page(read, page_no, page_size, total)
 
 
 def get_image(image_id):
@@ -375,19 +381,13 @@ def list_versions(image_id, page_no=None, page_size=None):
                 .order_by(Version.create_time.desc(), Version.id.desc())
                 .limit(slot(Version.id, "limit")).offset(slot(Version.id, "offset")))
 
+    def read(offset, limit):
+        return get_all("version page", build, image=image.id, limit=limit, offset=offset)
+
     # version_count changes in the same transaction as the versions, so it is the true count.
-    total = image.version_count
     if page_no is None and page_size is None:
-        page_no, page_size, paged = 1, VERSIONS_UNPAGED_LIMIT, False
-    else:
-        page_no, page_size, paged = page_no or 1, page_size or 10, True
-    offset = (page_no - 1) * page_size
-    # A page past the end costs no query.
-    past_the_end = paged and offset >= total
-    items = [] if past_the_end else get_all("version page", build, image=image.id, limit=page_size, offset=offset)
-    if not paged:
-        return {"list": items, "total": total}
-    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+        return {"list": read(0, VERSIONS_UNPAGED_LIMIT), "total": image.version_count}
+    return _page(read, page_no or 1, page_size or 10, image.version_count)
 
 
 def get_version(image_id, version):
@@ -434,7 +434,7 @@ def image_history(image_id, page_no=1, page_size=20):
     total = query.count()
     if not total:
         get_image(image_id)
-    return _page(query.order_by(Change.id.desc()), page_no, page_size, total)
+    return _page(_read(query.order_by(Change.id.desc())), page_no, page_size, total)
 
 
 def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20):
@@ -447,7 +447,7 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
     if since:
         conditions.append(Change.time >= since)
     query = Change.select().where(*conditions) if conditions else Change.select()
-    return _page(query.order_by(Change.id.desc()), page_no, page_size, query.count())
+    return _page(_read(query.order_by(Change.id.desc())), page_no, page_size, query.count())
 
 
 # ----- the spawner feed -----
