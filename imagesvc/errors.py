@@ -45,3 +45,9 @@ class Conflict(ServiceError):
 class PreconditionFailed(ServiceError):
     status = 412
     message = "镜像已被修改，请刷新后重试"
+
+
+class NothingToSpawn(NotFound):
+    """A spawner form needs an image to offer first: an empty feed cannot be one."""
+
+    message = "该范围内没有上线的镜像"

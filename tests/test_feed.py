@@ -171,7 +171,18 @@ def test_kubeflow_feed_is_spawner_form_defaults_without_envelope(feed, online, m
         "value": "registry.example.com/ml/newer:1",
         "options": ["registry.example.com/ml/newer:1", "registry.example.com/ml/older:1",
                     "registry.example.com/ml/older:2"],
+        "readOnly": False,
     }}}
+
+
+@pytest.mark.sqlite_only
+def test_kubeflow_value_is_the_default_image_chosen_by_imageid_not_the_newest(feed, online):
+    online(imageId="Chosen", imageAddress="registry.example.com/ml/chosen:1")
+    online(imageAddress="registry.example.com/ml/newer:1")
+
+    image = feed(format="kubeflow", default="chosen").get_json()["spawnerFormDefaults"]["image"]
+
+    assert image["value"] == "registry.example.com/ml/chosen:1"
 
 
 @pytest.mark.sqlite_only
@@ -195,10 +206,13 @@ def test_kubeflow_feed_follows_the_scope_filter(feed, online):
 
 
 @pytest.mark.sqlite_only
-def test_kubeflow_feed_of_no_images_has_no_options(feed):
-    response = feed(format="kubeflow")
+def test_kubeflow_feed_of_no_images_is_404_not_a_null_value(feed, online):
+    online(applicableScopes=[DEV])
 
-    assert response.get_json() == {"spawnerFormDefaults": {"image": {"value": None, "options": []}}}
+    response = feed(format="kubeflow", applicableScope=TRAINING)
+
+    assert response.status_code == 404
+    assert response.get_json() == {"success": False, "code": "NOT_FOUND", "message": "该范围内没有上线的镜像"}
 
 
 # ----- format=jupyterhub -----
@@ -208,19 +222,38 @@ def test_jupyterhub_feed_is_a_kubespawner_profile_list_without_envelope(feed, on
     online(name="Older", imageId="Older-Image", imageAddress="registry.example.com/ml/older:1", description="旧")
     online(name="Newer", imageId="newer-image", imageAddress="registry.example.com/ml/newer:1", description="新")
 
-    response = feed(format="jupyterhub")
+    response = feed(format="jupyterhub", default="OLDER-image")
 
     assert response.status_code == 200
     assert response.get_json() == [
-        {"display_name": "Newer", "slug": "newer-image", "description": "新", "default": True,
+        {"display_name": "Newer", "slug": "newer-image", "description": "新", "default": False,
          "kubespawner_override": {"image": "registry.example.com/ml/newer:1"}},
-        {"display_name": "Older", "slug": "older-image", "description": "旧", "default": False,
+        {"display_name": "Older", "slug": "older-image", "description": "旧", "default": True,
          "kubespawner_override": {"image": "registry.example.com/ml/older:1"}},
     ]
 
 
 @pytest.mark.sqlite_only
-def test_jupyterhub_profile_offers_the_versions_as_choices_newest_default(feed, online, make_version):
+def test_jupyterhub_feed_without_a_default_marks_no_profile(feed, online):
+    online(name="One")
+    online(name="Two")
+
+    assert [profile["default"] for profile in feed(format="jupyterhub").get_json()] == [False, False]
+
+
+@pytest.mark.sqlite_only
+def test_jupyterhub_texts_are_html_escaped(feed, online, make_version):
+    image = online(name="RC <img src=x onerror=alert(1)>", description='<script>"x" & y</script>')
+    make_version(image["id"], "v1")
+
+    [profile] = feed(format="jupyterhub").get_json()
+
+    assert profile["display_name"] == "RC &lt;img src=x onerror=alert(1)&gt;"
+    assert profile["description"] == "&lt;script&gt;&#34;x&#34; &amp; y&lt;/script&gt;"
+
+
+@pytest.mark.sqlite_only
+def test_jupyterhub_profile_offers_the_versions_by_name_newest_default(feed, online, make_version):
     image = online(imageAddress="registry.example.com/ml/torch:base")
     make_version(image["id"], "V1", imageAddress="registry.example.com/ml/torch:1", createTime="2024-01-01T00:00:00Z")
     make_version(image["id"], "v2", imageAddress="registry.example.com/ml/torch:2", createTime="2024-06-01T00:00:00Z")
@@ -230,9 +263,23 @@ def test_jupyterhub_profile_offers_the_versions_as_choices_newest_default(feed, 
     assert profile["profile_options"] == {"version": {"display_name": "Version", "choices": {
         "v2": {"display_name": "v2", "default": True,
                "kubespawner_override": {"image": "registry.example.com/ml/torch:2"}},
-        "v1": {"display_name": "V1", "default": False,
+        "V1": {"display_name": "V1", "default": False,
                "kubespawner_override": {"image": "registry.example.com/ml/torch:1"}},
     }}}
+
+
+@pytest.mark.sqlite_only
+def test_jupyterhub_default_choice_is_the_version_with_the_images_own_address(feed, online, make_version):
+    image = online(imageAddress="registry.example.com/paddle/npu:cann8-x86_64")
+    make_version(image["id"], "cann80RC1-x86_64", createTime="2024-01-01T00:00:00Z")
+    make_version(image["id"], "cann80RC1-aarch64", imageAddress="registry.example.com/paddle/npu:cann8-aarch64",
+                 createTime="2024-06-01T00:00:00Z")
+
+    [profile] = feed(format="jupyterhub").get_json()
+
+    choices = profile["profile_options"]["version"]["choices"]
+    assert {key: choice["default"] for key, choice in choices.items()} == {
+        "cann80RC1-aarch64": False, "cann80RC1-x86_64": True}
 
 
 @pytest.mark.sqlite_only
