@@ -31,6 +31,7 @@ def register_api(app):
     from .resources import catalog_files, docs, feed, history, images, ops, versions
 
     api = Api(app, spec_kwargs={"extra_plugins": [docs.ErrorResponses()]})
+    docs.init_api(api)
     for module in (images, feed, versions, history, catalog_files, ops):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)

@@ -18,10 +18,11 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import BaseConverter
 
 from . import errors
 from .db import UNAVAILABLE_ERRORS
-from .schemas import error_paths
+from .schemas import AnswerSchema, ResponseSchema, error_paths
 
 # status -> (code, default message); the contract's table.
 ERROR_CODES = {
@@ -38,6 +39,10 @@ ERROR_CODES = {
     500: ("INTERNAL_ERROR", "服务器内部错误"),
     503: ("SERVICE_UNAVAILABLE", "服务暂不可用，请稍后重试"),
 }
+
+
+# Seconds a caller is asked to wait before trying again after a 503.
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 def error_response(status, message=None, errors=None, headers=None):
@@ -96,16 +101,21 @@ class RequestParser(FlaskParser):
         return data
 
 
-@functools.cache
 def envelope_schema(schema_cls, many=False):
     """The documented success envelope around ``schema_cls`` (one class per schema, so
     apispec names each once)."""
+    return _envelope_schema(schema_cls, bool(many))
+
+
+@functools.cache
+def _envelope_schema(schema_cls, many):
     if schema_cls is None:
         name, data = "EmptyEnvelope", ma.fields.Raw(allow_none=True, metadata={"type": "object", "nullable": True})
     else:
         base = schema_cls.__name__.removesuffix("Schema")
         name, data = f"{base}{'List' if many else ''}Envelope", ma.fields.Nested(schema_cls, many=many)
-    return type(name, (ma.Schema,), {
+    return type(name, (ResponseSchema,), {
+        "OPTIONAL": ("message",),
         "success": ma.fields.Boolean(metadata={"example": True}),
         "message": ma.fields.String(metadata={"description": "Present on writes."}),
         "data": data,
@@ -115,7 +125,28 @@ def envelope_schema(schema_cls, many=False):
 def not_modified():
     """The documented 304: no body, so not through the envelope (a fresh dict: flask-smorest
     consumes it)."""
-    return {"description": "Not modified: If-None-Match holds the current ETag (beyond).", "content_type": None}
+    return {"description": "Not modified: If-None-Match holds the current ETag.", "content_type": None}
+
+
+class ImageIdConverter(BaseConverter):
+    """An image's ``id`` in a URL (``<image:id>``): any path segment but ``feed``, so that
+    /api/images/feed is the feed's path alone, and OPTIONS and 405 there name the feed's methods."""
+
+    regex = r"(?!feed$)[^/]+"
+
+
+# The path parameter, as every route under /api/images/<image:id> documents it.
+IMAGE_ID_PARAMETER = {
+    "in": "path", "name": "id", "required": True, "schema": {"type": "string"},
+    "description": "The image's `id`, as the server assigned it (not its `imageId`).",
+}
+
+
+# The header of a conditional read (the image, the feed).
+IF_NONE_MATCH_PARAMETER = {
+    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+    "description": "An ETag the caller holds: the answer is 304, with no body, while it is current.",
+}
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -156,8 +187,10 @@ class Blueprint(flask_smorest.Blueprint):
         return envelope_schema(type(schema), getattr(schema, "many", False))
 
 
-class ErrorSchema(ma.Schema):
+class ErrorSchema(AnswerSchema):
     """The error envelope (documentation only; error_response builds it)."""
+
+    OPTIONAL = ("errors",)
 
     success = ma.fields.Boolean(metadata={"example": False})
     code = ma.fields.String(metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"})
@@ -170,6 +203,11 @@ class ErrorSchema(ma.Schema):
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app, *args, **kwargs):
+        app.url_map.converters["image"] = ImageIdConverter
+        super().init_app(app, *args, **kwargs)
+        self.register_converter(ImageIdConverter, lambda converter: {"type": "string"})
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
@@ -202,4 +240,4 @@ class Api(flask_smorest.Api):
     @staticmethod
     def handle_database_unavailable(error):
         current_app.logger.error("database unavailable: %s", error, exc_info=error)
-        return error_response(503)
+        return error_response(503, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})

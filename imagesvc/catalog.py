@@ -481,7 +481,7 @@ def _versions_of(images, newest_first):
 # ----- catalog files -----
 
 def export_catalog(status=None, image_type=None):
-    """Every matching image with its versions (oldest first), as catalog file entries."""
+    """Every matching image with its versions (oldest first), for a catalog file."""
     query = Image.select().order_by(Image.external_id_key)
     if status:
         query = query.where(Image.status == status)
@@ -489,8 +489,9 @@ def export_catalog(status=None, image_type=None):
         query = query.where(Image.type == image_type)
     images = list(query)
     versions = _versions_of(images, newest_first=False)
-    return [{**IMAGE_CONTENT.dump(image), "versions": VERSION_CONTENT.dump(versions[image.id], many=True)}
-            for image in images]
+    for image in images:
+        image.versions = versions[image.id]
+    return images
 
 
 class _DryRun(Exception):

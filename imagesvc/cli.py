@@ -15,7 +15,7 @@ from . import catalog, create_app, migrations, tokens
 from .db import db
 from .errors import Conflict
 from .models import IMAGE_TYPES, ROLES, STATUSES
-from .schemas import CatalogSchema, error_paths
+from .schemas import CatalogExportSchema, CatalogSchema, error_paths
 
 token_cli = AppGroup("token", help="Issue, list and revoke API tokens.")
 db_cli = AppGroup("db", help="The database schema.")
@@ -101,7 +101,8 @@ def status():
 @click.option("--type", "image_type", type=click.Choice(IMAGE_TYPES), help="Only images of this type.")
 def export_catalog(status, image_type):
     """Write every matching image with its versions, as a catalog file, to stdout."""
-    document = CatalogSchema.document(catalog.export_catalog(status=status, image_type=image_type))
+    document = CatalogExportSchema().dump(
+        CatalogSchema.document(catalog.export_catalog(status=status, image_type=image_type)))
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 

@@ -52,17 +52,17 @@ writes; `data` is `null` after a delete). Every error, whatever raised it:
 `{"success": false, "code": "VALIDATION_ERROR", "message": "参数校验失败", "errors": {"name": ["…"]}}`,
 where `errors` maps each camelCase field to its messages and appears only for field-level problems.
 Codes: 400 `BAD_REQUEST`, 401 `UNAUTHORIZED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`,
-409 `CONFLICT`, 412 `PRECONDITION_FAILED` (beyond), 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`,
+409 `CONFLICT`, 412 `PRECONDITION_FAILED`, 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`,
 422 `VALIDATION_ERROR`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`; each operation lists its own below.
 
 **Conventions.** JSON bodies (`application/json`, UTF-8), camelCase names, times in UTC as
-`2025-01-15T10:30:00Z`. In a list query an empty value means "not given".
+`2025-01-15T10:30:00Z`. In a list query an empty value means "not given". A field's default
+(in its description) applies on create only: an update changes just the fields it sends. Answers may
+gain fields in later releases; clients should ignore fields they do not know.
 
-**Beyond the original document** (marked *(beyond)* where they appear): `X-Request-ID` on every
-response (the caller's if sane, else a fresh one; also on every log line of the request);
-`ETag` on an image's detail and writes, `If-None-Match` → 304 and `If-Match` → 412; the
-`status`, `type`, `sortBy` and `order` list parameters; `versionCount` and `sizeBytes`; getting
-and deleting one version; `/healthz`, `/readyz`, `/metrics`, this page and the OpenAPI document.
+**Headers.** `X-Request-ID` on every response (the caller's if sane, else a fresh one; it is on
+every log line of the request). `ETag` on an image and on the feed: `If-None-Match` gives 304 while
+it holds, `If-Match` on a write gives 412 once it is stale.
 """
 API_SPEC_OPTIONS = {
     "info": {"description": api_description},

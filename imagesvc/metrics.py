@@ -36,12 +36,12 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPT
 UNMATCHED = "<unmatched>"
 OFF = ("0", "false", "off", "no", "")
 
-blp = flask_smorest.Blueprint("metrics", __name__, description="Prometheus metrics (beyond).")
+blp = flask_smorest.Blueprint("metrics", __name__, description="Prometheus metrics.")
 
 
 @blp.route("/metrics")
 class Metrics(MethodView):
-    @blp.doc(security=[], responses={"200": {
+    @blp.doc(security=[], operationId="getMetrics", responses={"200": {
         "description": "Prometheus text format (OpenMetrics when Accept asks for it).",
         "content": {"text/plain": {"schema": {"type": "string"}}},
     }})

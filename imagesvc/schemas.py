@@ -8,7 +8,7 @@ import datetime
 import re
 
 import marshmallow as ma
-from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from .models import ARCHITECTURES, CHIP_TYPES, IMAGE_TYPES, STATUSES, fold
 
@@ -73,6 +73,7 @@ class CamelSchema(ma.Schema):
     """Names every field on the wire in camelCase."""
 
     def on_bind_field(self, field_name, field_obj):
+        super().on_bind_field(field_name, field_obj)
         field_obj.data_key = camelcase(field_obj.data_key or field_name)
 
 
@@ -195,8 +196,26 @@ class UtcDateTime(fields.DateTime):
         return None if value is None else value.strftime(TIME_FORMAT)
 
 
-def enum(values, **kwargs):
-    return fields.String(validate=validate.OneOf(values), **kwargs)
+FEED_FORMATS = ("json", "kubeflow", "jupyterhub")
+# Every enumeration, by the name of its schema in the OpenAPI document (docs.py registers them),
+# so that generated clients get one type for each.
+ENUMS = {
+    "ChipType": CHIP_TYPES,
+    "ImageStatus": STATUSES,
+    "ImageType": IMAGE_TYPES,
+    "Architecture": ARCHITECTURES,
+    "SortBy": ("lastUpdateTime", "createTime", "name"),
+    "SortOrder": ("desc", "asc"),
+    "FeedFormat": FEED_FORMATS,
+}
+
+
+class Enum(fields.String):
+    """One value of the enumeration ``ENUMS[name]``, exactly."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(validate=validate.OneOf(ENUMS[name]), **kwargs)
+        self.enum_name = name
 
 
 def image_reference(description="", **kwargs):
@@ -229,6 +248,42 @@ class WriteSchema(CamelSchema):
         return data
 
 
+class AnswerSchema(ma.Schema):
+    """An answer: every field is always there (``required`` in the document, so generated types
+    need no checks) but the ``OPTIONAL`` ones; fields added later must not break a client."""
+
+    OPTIONAL = ()
+
+    class Meta:
+        unknown = EXCLUDE  # documented without additionalProperties: false
+
+    def on_bind_field(self, field_name, field_obj):
+        super().on_bind_field(field_name, field_obj)
+        field_obj.required = field_name not in self.OPTIONAL
+
+
+class ResponseSchema(AnswerSchema, CamelSchema):
+    """An answer in camelCase."""
+
+
+class Itself(fields.Nested):
+    """A nested object made of fields of the dumped object itself."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return obj
+
+
+def page_schema(name, item_schema, optional=()):
+    """The ``data`` of a page: ``list``, the true ``total``, ``pageNo`` and ``pageSize``."""
+    return type(name, (ResponseSchema,), {
+        "OPTIONAL": optional,
+        "list": fields.List(fields.Nested(item_schema)),
+        "total": fields.Integer(metadata={"description": "Every match, not only this page's."}),
+        "page_no": fields.Integer(),
+        "page_size": fields.Integer(),
+    })
+
+
 # ----- images -----
 
 class ImageCreateSchema(WriteSchema):
@@ -239,12 +294,12 @@ class ImageCreateSchema(WriteSchema):
                     pattern_error="Only letters, digits, '.', '_' and '-', starting with a letter or digit.")
     frameworks = LabelList(load_default=list)
     applicable_scopes = LabelList(load_default=list)
-    chip_type = enum(CHIP_TYPES, load_default="GPU")
+    chip_type = Enum("ChipType", load_default="GPU")
     preset_cuda = StrictBoolean(load_default=False)
     description = Description()
     image_address = image_reference(required=True)
-    status = enum(STATUSES, load_default="pending")
-    type = enum(IMAGE_TYPES, load_default="custom")
+    status = Enum("ImageStatus", load_default="pending")
+    type = Enum("ImageType", load_default="custom")
     icon = OptionalText(max_length=512)
     introduction = OptionalText(multiline=True, max_length=20000)
     paper_url = http_url()
@@ -276,32 +331,32 @@ class ImageUpdateSchema(ImageCreateSchema):
         return data
 
 
-class ImageStatusSchema(WriteSchema):
+class StatusUpdateSchema(WriteSchema):
     # The envelope's message when this body is refused (read by api.py).
     error_message = "状态值无效，必须是 online、offline 或 pending"
 
-    status = enum(STATUSES, required=True)
+    status = Enum("ImageStatus", required=True)
 
 
-class ImageSummarySchema(CamelSchema):
+class ImageSummarySchema(ResponseSchema):
     """An image as a list item: everything but ``introduction``."""
 
-    id = fields.String()
+    id = fields.String(metadata={"description": "Assigned by the server; the `id` in the image's URLs."})
     name = fields.String()
-    image_id = fields.String(attribute="external_id")
+    image_id = fields.String(attribute="external_id", metadata={"description": "The caller's slug for the image."})
     frameworks = fields.List(fields.String())
     applicable_scopes = fields.List(fields.String())
-    chip_type = fields.String()
+    chip_type = Enum("ChipType")
     preset_cuda = fields.Boolean()
     description = fields.String()
     image_address = fields.String()
-    status = fields.String()
-    type = fields.String()
+    status = Enum("ImageStatus")
+    type = Enum("ImageType")
     icon = fields.String(allow_none=True)
     paper_url = fields.String(allow_none=True)
     code_url = fields.String(allow_none=True)
     license = fields.String(allow_none=True)
-    version_count = fields.Integer(metadata={"description": "Number of versions (beyond)."})
+    version_count = fields.Integer(metadata={"description": "Number of versions."})
     create_time = UtcDateTime()
     last_update_time = UtcDateTime()
 
@@ -310,13 +365,17 @@ class ImageSchema(ImageSummarySchema):
     introduction = fields.String(allow_none=True)
 
 
-class ImageStatusOutSchema(CamelSchema):
+class StatusUpdatedSchema(ResponseSchema):
     id = fields.String()
-    status = fields.String()
+    status = Enum("ImageStatus")
     last_update_time = UtcDateTime()
 
 
-class PageArgsSchema(CamelSchema):
+class QuerySchema(CamelSchema):
+    """Query parameters: an empty value means "not given" (api.RequestParser drops it)."""
+
+
+class PageArgsSchema(QuerySchema):
     page_no = fields.Integer(validate=validate.Range(min=1))
     page_size = fields.Integer(validate=validate.Range(min=1, max=100))
 
@@ -327,27 +386,22 @@ class ImageQueryArgsSchema(PageArgsSchema):
     # Filters have no length limit: a value longer than any stored one simply matches nothing.
     name = Text(metadata={"description": "Case-insensitive substring of the name."})
     framework = Text(metadata={"description": "A whole framework, ignoring case."})
-    chip_type = enum(CHIP_TYPES)
+    chip_type = Enum("ChipType")
     applicable_scope = Text(metadata={"description": "A whole applicable scope, ignoring case."})
-    status = enum(STATUSES, metadata={"description": "(beyond)"})
-    type = enum(IMAGE_TYPES, attribute="image_type", metadata={"description": "(beyond)"})
+    status = Enum("ImageStatus")
+    type = Enum("ImageType", attribute="image_type")
     python_version = Text(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR,
                           metadata={"description": "Images having a version with this Python version or a "
-                                                   "more precise one (3.10 matches 3.10.4) (beyond)."})
+                                                   "more precise one (3.10 matches 3.10.4)."})
     cuda_version = Text(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR,
                         metadata={"description": "Images having a version with this CUDA version or a more "
-                                                 "precise one (12 matches 12.1) (beyond)."})
-    architecture = enum(ARCHITECTURES, metadata={"description": "Images having a version built for it (beyond)."})
-    sort_by = enum(("lastUpdateTime", "createTime", "name"), load_default="lastUpdateTime",
-                   metadata={"description": "(beyond)"})
-    order = enum(("desc", "asc"), load_default="desc", metadata={"description": "(beyond)"})
+                                                 "precise one (12 matches 12.1)."})
+    architecture = Enum("Architecture", metadata={"description": "Images having a version built for it."})
+    sort_by = Enum("SortBy", load_default="lastUpdateTime")
+    order = Enum("SortOrder", load_default="desc")
 
 
-class ImagePageSchema(CamelSchema):
-    list = fields.List(fields.Nested(ImageSummarySchema))
-    total = fields.Integer()
-    page_no = fields.Integer()
-    page_size = fields.Integer()
+ImagePageSchema = page_schema("ImagePageSchema", ImageSummarySchema)
 
 
 # ----- versions -----
@@ -363,8 +417,8 @@ class VersionCreateSchema(WriteSchema):
     python_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     cuda_version = OptionalText(max_length=32, pattern=DOTTED_VERSION, pattern_error=DOTTED_VERSION_ERROR)
     description = Description()
-    architectures = LabelList(enum(ARCHITECTURES), max_items=len(ARCHITECTURES), load_default=list,
-                              metadata={"description": "Platforms the version is built for (beyond)."})
+    architectures = LabelList(Enum("Architecture"), max_items=len(ARCHITECTURES), load_default=list,
+                              metadata={"description": "Platforms the version is built for."})
     create_time = UtcDateTime(metadata={"description": "Defaults to now; without an offset it is UTC."})
 
     @pre_load
@@ -381,23 +435,20 @@ class VersionCreateSchema(WriteSchema):
         return data
 
 
-class VersionSchema(CamelSchema):
+class VersionSchema(ResponseSchema):
     version = fields.String()
     image_address = fields.String()
     size = fields.String(allow_none=True)
-    size_bytes = fields.Integer(allow_none=True, metadata={"description": "Parsed from size (beyond)."})
+    size_bytes = fields.Integer(allow_none=True, metadata={"description": "Parsed from size."})
     python_version = fields.String(allow_none=True)
     cuda_version = fields.String(allow_none=True)
     description = fields.String()
-    architectures = fields.List(fields.String())
+    architectures = fields.List(Enum("Architecture"))
     create_time = UtcDateTime()
 
 
-class VersionPageSchema(CamelSchema):
-    list = fields.List(fields.Nested(VersionSchema))
-    total = fields.Integer()
-    page_no = fields.Integer(metadata={"description": "Only when paging was asked for."})
-    page_size = fields.Integer(metadata={"description": "Only when paging was asked for."})
+# pageNo and pageSize only when paging was asked for.
+VersionPageSchema = page_schema("VersionPageSchema", VersionSchema, optional=("page_no", "page_size"))
 
 
 # ----- the catalog file, history, the spawner feed -----
@@ -454,17 +505,33 @@ class CatalogSchema(WriteSchema):
         return {"format": cls.FORMAT, "version": cls.VERSION, "images": images}
 
 
-class ImportArgsSchema(CamelSchema):
+class ExportedVersionSchema(ResponseSchema, VersionCreateSchema):
+    """A version as a catalog file holds it."""
+
+
+class ExportedImageSchema(ResponseSchema, CatalogImageSchema):
+    """An image as a catalog file holds it, with its versions, oldest first."""
+
+    versions = fields.List(fields.Nested(ExportedVersionSchema))
+
+
+class CatalogExportSchema(ResponseSchema, CatalogSchema):
+    """A catalog file, as exported: import takes it back as it is."""
+
+    images = fields.List(fields.Nested(ExportedImageSchema))
+
+
+class ImportArgsSchema(QuerySchema):
     dry_run = fields.Boolean(load_default=False, metadata={"description": "Validate and count; write nothing."})
     prune = fields.Boolean(load_default=False, metadata={"description": "Delete images missing from the file."})
 
 
-class ExportArgsSchema(CamelSchema):
-    status = enum(STATUSES)
-    type = enum(IMAGE_TYPES, attribute="image_type")
+class ExportArgsSchema(QuerySchema):
+    status = Enum("ImageStatus")
+    type = Enum("ImageType", attribute="image_type")
 
 
-class ImportResultSchema(CamelSchema):
+class ImportResultSchema(ResponseSchema):
     created = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()
@@ -472,17 +539,19 @@ class ImportResultSchema(CamelSchema):
     dry_run = fields.Boolean()
 
 
-class ChangeImageSchema(CamelSchema):
+class ChangeImageSchema(ResponseSchema):
+    """The image a change was made to, as it was named then."""
+
     id = fields.String(attribute="image_pk")
     image_id = fields.String(attribute="external_id")
     name = fields.String(attribute="image_name")
 
 
-class ChangeSchema(CamelSchema):
+class ChangeSchema(ResponseSchema):
     id = fields.String()
     action = fields.String(metadata={"description": "create, update, status, delete, version_create, "
                                                     "version_delete or import"})
-    image = fields.Function(lambda change: ChangeImageSchema().dump(change))
+    image = Itself(ChangeImageSchema)
     version = fields.String(allow_none=True)
     before = fields.Dict(allow_none=True, metadata={"description": "The fields involved, before (null: created)."})
     after = fields.Dict(allow_none=True, metadata={"description": "The fields involved, after (null: deleted)."})
@@ -491,11 +560,7 @@ class ChangeSchema(CamelSchema):
     time = UtcDateTime()
 
 
-class ChangePageSchema(CamelSchema):
-    list = fields.List(fields.Nested(ChangeSchema))
-    total = fields.Integer()
-    page_no = fields.Integer()
-    page_size = fields.Integer()
+ChangePageSchema = page_schema("ChangePageSchema", ChangeSchema)
 
 
 class HistoryArgsSchema(PageArgsSchema):
@@ -509,23 +574,75 @@ class AuditArgsSchema(HistoryArgsSchema):
     since = UtcDateTime(metadata={"description": "Changes at or after this time."})
 
 
-FEED_FORMATS = ("json", "kubeflow", "jupyterhub")
-
-
-class FeedArgsSchema(CamelSchema):
+class FeedArgsSchema(QuerySchema):
     applicable_scope = Text(max_length=64, metadata={"description": "Only images for this scope."})
-    format = enum(FEED_FORMATS, load_default="json")
+    format = Enum("FeedFormat", load_default="json", metadata={
+        "description": "json: the envelope, as the list. jupyterhub: KubeSpawner's profile_list. kubeflow: the "
+                       "spawnerFormDefaults.image block of Kubeflow's spawner_ui_config.yaml. Both unwrapped."})
+    default = Text(attribute="default_image_id", max_length=128, metadata={
+        "description": "The imageId of the image spawners offer first (jupyterhub: its profile has default "
+                       "true; kubeflow: its address is the value). Absent or not in the feed: none is marked, "
+                       "and kubeflow's value is the first option."})
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
 class FeedImageSchema(ImageSummarySchema):
-    versions = fields.List(fields.Nested(VersionSchema))
+    versions = fields.List(fields.Nested(VersionSchema), metadata={"description": "Newest first."})
 
 
-class FeedSchema(CamelSchema):
+class FeedSchema(ResponseSchema):
     list = fields.List(fields.Nested(FeedImageSchema))
     total = fields.Integer()
 
 
-class HealthSchema(ma.Schema):
+# The feed's unwrapped shapes, in the spawners' own field names.
+
+class KubeSpawnerOverrideSchema(ResponseSchema):
+    image = fields.String()
+
+
+class JupyterHubChoiceSchema(AnswerSchema):
+    display_name = fields.String(metadata={"description": "The version's name, HTML-escaped."})
+    default = fields.Boolean()
+    kubespawner_override = fields.Nested(KubeSpawnerOverrideSchema)
+
+
+class JupyterHubOptionSchema(AnswerSchema):
+    display_name = fields.String()
+    choices = fields.Dict(keys=fields.String(), values=fields.Nested(JupyterHubChoiceSchema),
+                          metadata={"description": "By version name, exactly as in the catalog."})
+
+
+class JupyterHubProfileSchema(AnswerSchema):
+    """One image as a KubeSpawner profile. KubeSpawner renders display_name and description as
+    HTML, so they come HTML-escaped."""
+
+    OPTIONAL = ("profile_options",)
+
+    display_name = fields.String()
+    slug = fields.String(metadata={"description": "The imageId, lowercased."})
+    description = fields.String()
+    default = fields.Boolean()
+    kubespawner_override = fields.Nested(KubeSpawnerOverrideSchema)
+    profile_options = fields.Dict(keys=fields.String(), values=fields.Nested(JupyterHubOptionSchema),
+                                  metadata={"description": "`version`, when the image has versions."})
+
+
+class KubeflowImageSchema(ResponseSchema):
+    value = fields.String(metadata={"description": "The address offered first."})
+    options = fields.List(fields.String(), metadata={"description": "Each image's address, then its versions'."})
+    read_only = fields.Boolean()
+
+
+class KubeflowFormDefaultsSchema(ResponseSchema):
+    image = fields.Nested(KubeflowImageSchema)
+
+
+class KubeflowFeedSchema(ResponseSchema):
+    """The block of Kubeflow's spawner_ui_config.yaml to merge into its spawnerFormDefaults."""
+
+    spawner_form_defaults = fields.Nested(KubeflowFormDefaultsSchema)
+
+
+class HealthSchema(ResponseSchema):
     status = fields.String()

@@ -27,9 +27,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 # The original document's endpoints, as the page shows them.
 ORIGINAL_OPERATIONS = {
     ("GET", "/api/images"), ("POST", "/api/images"),
-    ("GET", "/api/images/{image_id}"), ("PUT", "/api/images/{image_id}"), ("DELETE", "/api/images/{image_id}"),
-    ("PUT", "/api/images/{image_id}/status"),
-    ("GET", "/api/images/{image_id}/versions"), ("POST", "/api/images/{image_id}/versions"),
+    ("GET", "/api/images/{id}"), ("PUT", "/api/images/{id}"), ("DELETE", "/api/images/{id}"),
+    ("PUT", "/api/images/{id}/status"),
+    ("GET", "/api/images/{id}/versions"), ("POST", "/api/images/{id}/versions"),
 }
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

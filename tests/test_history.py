@@ -527,4 +527,4 @@ def test_history_and_audit_are_in_the_openapi_document(client):
 
     audit_parameters = {p["name"] for p in paths["/api/audit"]["get"]["parameters"]}
     assert {"imageId", "tokenName", "since", "pageNo", "pageSize"} <= audit_parameters
-    assert "get" in paths["/api/images/{image_id}/history"]
+    assert "get" in paths["/api/images/{id}/history"]

@@ -24,15 +24,15 @@ ROLE_NEEDED = {
     ("GET", "/api/images"): "reader",
     ("POST", "/api/images"): "editor",
     ("GET", "/api/images/feed"): "reader",
-    ("GET", "/api/images/<image_id>"): "reader",
-    ("PUT", "/api/images/<image_id>"): "editor",
-    ("DELETE", "/api/images/<image_id>"): "editor",
-    ("PUT", "/api/images/<image_id>/status"): "editor",
-    ("GET", "/api/images/<image_id>/versions"): "reader",
-    ("POST", "/api/images/<image_id>/versions"): "editor",
-    ("GET", "/api/images/<image_id>/versions/<version>"): "reader",
-    ("DELETE", "/api/images/<image_id>/versions/<version>"): "editor",
-    ("GET", "/api/images/<image_id>/history"): "reader",
+    ("GET", "/api/images/<image:id>"): "reader",
+    ("PUT", "/api/images/<image:id>"): "editor",
+    ("DELETE", "/api/images/<image:id>"): "editor",
+    ("PUT", "/api/images/<image:id>/status"): "editor",
+    ("GET", "/api/images/<image:id>/versions"): "reader",
+    ("POST", "/api/images/<image:id>/versions"): "editor",
+    ("GET", "/api/images/<image:id>/versions/<version>"): "reader",
+    ("DELETE", "/api/images/<image:id>/versions/<version>"): "editor",
+    ("GET", "/api/images/<image:id>/history"): "reader",
     ("GET", "/api/catalog/export"): "reader",
     ("POST", "/api/catalog/import"): "admin",
     ("GET", "/api/audit"): "admin",
@@ -44,13 +44,13 @@ ROLE_NEEDED = {
     ("GET", "/api/docs/assets/<path:filename>"): PUBLIC,
 }
 # What an allowed, valid request answers.
-SUCCESS = {("POST", "/api/images"): 201, ("POST", "/api/images/<image_id>/versions"): 201}
+SUCCESS = {("POST", "/api/images"): 201, ("POST", "/api/images/<image:id>/versions"): 201}
 # A valid body for each route that takes one.
 BODIES = {
     ("POST", "/api/images"): {"name": "role matrix image", "imageAddress": "registry.example.com/team/matrix:1"},
-    ("PUT", "/api/images/<image_id>"): {"description": "changed by the role matrix"},
-    ("PUT", "/api/images/<image_id>/status"): {"status": "online"},
-    ("POST", "/api/images/<image_id>/versions"): {"version": "2.0"},
+    ("PUT", "/api/images/<image:id>"): {"description": "changed by the role matrix"},
+    ("PUT", "/api/images/<image:id>/status"): {"status": "online"},
+    ("POST", "/api/images/<image:id>/versions"): {"version": "2.0"},
     ("POST", "/api/catalog/import"): {"format": "imagesvc-catalog", "version": 1, "images": []},
 }
 CALLERS = ("no token", "unknown token", "revoked token", *ROLES)
@@ -120,7 +120,7 @@ def test_each_caller_gets_exactly_what_its_role_allows(app, client, callers, rou
         expected[caller] = expected_status(route, caller)
         refused = expected[caller] in (401, 403)
         image_id = "0"
-        if "<image_id>" in rule:
+        if "<image:id>" in rule:
             # A fresh image with a version for each caller, so that one caller's delete leaves
             # the next caller something to aim at.
             image = client.post("/api/images", headers=admin,
@@ -129,7 +129,7 @@ def test_each_caller_gets_exactly_what_its_role_allows(app, client, callers, rou
             image_id = image.get_json()["data"]["id"]
             assert client.post(f"/api/images/{image_id}/versions", json={"version": "1.0"},
                                headers=admin).status_code == 201
-        url = (rule.replace("<image_id>", image_id).replace("<version>", "1.0")
+        url = (rule.replace("<image:id>", image_id).replace("<version>", "1.0")
                .replace("<path:filename>", "swagger-ui.css"))
         body = BODIES.get(route)
         if route == ("POST", "/api/images"):

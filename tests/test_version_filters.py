@@ -211,7 +211,8 @@ def test_version_filters_are_in_the_openapi_document(client):
 
     parameters = {p["name"]: p for p in spec["paths"]["/api/images"]["get"]["parameters"]}
     assert {"pythonVersion", "cudaVersion", "architecture"} <= set(parameters)
-    assert set(parameters["architecture"]["schema"]["enum"]) >= {"amd64", "arm64"}
+    assert {"$ref": "#/components/schemas/Architecture"} in parameters["architecture"]["schema"]["anyOf"]
+    assert set(spec["components"]["schemas"]["Architecture"]["enum"]) >= {"amd64", "arm64"}
 
 
 @pytest.mark.sqlite_only

@@ -5,17 +5,18 @@ from flask.views import MethodView
 from .. import catalog
 from ..api import Blueprint
 from ..auth import auth, current_actor
-from ..schemas import CatalogSchema, ExportArgsSchema, ImportArgsSchema, ImportResultSchema
+from ..schemas import CatalogExportSchema, CatalogSchema, ExportArgsSchema, ImportArgsSchema, ImportResultSchema
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/catalog",
-                description="Import and export the catalog as a file (beyond).")
+                description="Import and export the catalog as a file.")
 
 
 @blp.route("/export")
 class Export(MethodView):
     @auth.login_required(role="reader")
     @blp.arguments(ExportArgsSchema, location="query")
-    @blp.response(200)
+    @blp.response(200, CatalogExportSchema)
+    @blp.doc(operationId="exportCatalog")
     def get(self, args):
         """Every matching image with its versions, as a catalog file
 
@@ -30,6 +31,7 @@ class Import(MethodView):
     @blp.arguments(ImportArgsSchema, location="query")
     @blp.arguments(CatalogSchema)
     @blp.response(200, ImportResultSchema, message="导入完成")
+    @blp.doc(operationId="importCatalog")
     def post(self, args, document):
         """Upsert a catalog file by imageId, in one transaction
 

@@ -1,18 +1,24 @@
-"""The API docs page at /api/docs: Swagger UI, served entirely by imagesvc.
+"""The API docs page at /api/docs, and the OpenAPI document's shape for generated clients.
 
 flask-smorest renders the page (``OPENAPI_SWAGGER_UI_PATH``); its scripts and styles come from the
 ``flask-swagger-ui`` package, which ships Swagger UI's release files, and are served here under
-/api/docs/assets/, so the page works on a network with no internet. ``ErrorResponses`` adds to
-the OpenAPI document the error responses the contract gives each operation.
+/api/docs/assets/, so the page works on a network with no internet.
+
+The document is read by code generators (TypeScript types for the console, Python clients for
+tooling), so ``init_api`` makes it say exactly what the service does: each enumeration is one named
+schema, a default is prose (a generator would send it on a partial update), and a query parameter
+may be empty. ``ErrorResponses`` adds the error responses the contract gives each operation.
 """
 
+import json
 import os
 
 import flask_swagger_ui
 from apispec import BasePlugin
 from flask import Blueprint, send_from_directory
 
-from ..api import ERROR_CODES
+from ..api import ERROR_CODES, RETRY_AFTER_UNAVAILABLE
+from ..schemas import ENUMS, AnswerSchema, Enum, QuerySchema
 
 # Swagger UI's dist folder as the package ships it (swagger-ui-bundle.js, swagger-ui.css, ...).
 ASSETS = os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
@@ -32,15 +38,70 @@ ERROR_WHEN = {
     401: "no token, a malformed header, or an unknown or revoked token "
          "(with `WWW-Authenticate: Bearer realm=\"imagesvc\"`)",
     403: "the token's role may not do this",
-    404: "no such image or version",
+    404: "no such image or version (from the feed: format=kubeflow and no online image in the scope)",
     409: "a uniqueness rule would break (name, imageId or version, ignoring case); `errors` names the field",
-    412: "`If-Match` was given and the image has changed since (beyond)",
+    412: "`If-Match` was given and the image has changed since",
     413: "the body is over the limit (1 MiB by default)",
     415: "a body was sent with a Content-Type other than JSON",
     422: "a field or query parameter breaks its rule; `errors` says which and why, by camelCase name",
     500: "anything unexpected; the log has the details under the request id",
     503: "the database cannot be reached",
 }
+
+
+# Headers of error responses, besides X-Request-ID.
+ERROR_HEADERS = {
+    503: {"Retry-After": {"description": f"Seconds to wait before trying again ({RETRY_AFTER_UNAVAILABLE}).",
+                          "schema": {"type": "integer"}}},
+}
+EMPTY_VALUE = {"type": "string", "enum": [""], "description": 'An empty query value: "not given".'}
+
+
+def init_api(api):
+    """Named enumerations, defaults in prose and empty query values, in ``api``'s document."""
+    for name, values in ENUMS.items():
+        api.spec.components.schema(name, {"type": "string", "enum": list(values)})
+    api.spec.components.schema("EmptyValue", EMPTY_VALUE)
+    converter = api.ma_plugin.converter
+    converter.add_attribute_function(default_in_prose)
+    converter.add_attribute_function(enum_reference)
+    converter.add_parameter_attribute_function(empty_means_not_given)
+
+
+def _reference(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def enum_reference(converter, field, ret, **kwargs):
+    """An ``Enum`` field refers to its named schema; as a query parameter it may also be empty.
+
+    (apispec attribute functions build ``ret`` in place: the inline type and values go.)
+    """
+    if not isinstance(field, Enum):
+        return {}
+    ret.pop("type", None)
+    ret.pop("enum", None)
+    if isinstance(field.parent, QuerySchema):
+        return {"anyOf": [_reference(field.enum_name), _reference("EmptyValue")]}
+    # Keywords beside a bare $ref are ignored in OpenAPI 3.0: with any, the reference goes in allOf.
+    return {"allOf": [_reference(field.enum_name)]} if ret else _reference(field.enum_name)
+
+
+def default_in_prose(converter, field, ret, **kwargs):
+    """A default is said in the description, never as ``default``: generated clients send a
+    declared default with every request, and an update that sent ``chipType: GPU`` for a field the
+    caller never touched would change it. Answers and partial updates apply no default at all."""
+    if "default" not in ret:
+        return {}
+    default = ret.pop("default")
+    if isinstance(field.parent, AnswerSchema) or getattr(field.parent, "partial", False) is True:
+        return {}
+    said = f"Default: {json.dumps(default, ensure_ascii=False)}."
+    return {"description": f"{ret['description']} {said}" if ret.get("description") else said}
+
+
+def empty_means_not_given(converter, field, ret, **kwargs):
+    return {"allowEmptyValue": True} if ret["in"] == "query" else {}
 
 
 def error_response(status):
@@ -52,6 +113,7 @@ def error_response(status):
             "schema": "Error",
             "example": {"success": False, "code": code, "message": message},
         }},
+        **({"headers": dict(ERROR_HEADERS[status])} if status in ERROR_HEADERS else {}),
     }
 
 
@@ -60,7 +122,7 @@ def error_statuses(path, method, operation):
     if not path.startswith("/api/"):
         return [503] if path == "/readyz" else []
     statuses = [401, 403, 500, 503]
-    if "{image_id}" in path:
+    if "{id}" in path or path == "/api/images/feed":
         statuses.append(404)
     if "requestBody" in operation:
         statuses += [400, 413, 415, 422]
@@ -81,7 +143,7 @@ class ErrorResponses(BasePlugin):
     def init_spec(self, spec):
         spec.components.header("X_REQUEST_ID", {
             "description": "The caller's X-Request-ID if it was sane (1-128 of `[A-Za-z0-9._-]`), "
-                           "else a fresh one; the same id is on every log line of the request (beyond).",
+                           "else a fresh one; the same id is on every log line of the request.",
             "schema": {"type": "string"},
         })
 

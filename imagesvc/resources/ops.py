@@ -6,13 +6,13 @@ from flask.views import MethodView
 from ..db import db
 from ..schemas import HealthSchema
 
-blp = flask_smorest.Blueprint("ops", __name__, description="Operations (beyond).")
+blp = flask_smorest.Blueprint("ops", __name__, description="Operations.")
 
 
 @blp.route("/healthz")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.doc(security=[])
+    @blp.doc(security=[], operationId="getHealth")
     def get(self):
         """The process serves (never touches the database)"""
         return {"status": "ok"}
@@ -21,7 +21,7 @@ class Health(MethodView):
 @blp.route("/readyz")
 class Ready(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.doc(security=[])
+    @blp.doc(security=[], operationId="getReadiness")
     def get(self):
         """The database answers a trivial query (503 otherwise)"""
         db.execute_sql("SELECT 1")
