@@ -1,8 +1,10 @@
 """The ``imagesvc`` command: Flask's CLI (run, routes, shell) plus tokens and the schema."""
 
+import datetime
 import getpass
 import json
 import os
+import re
 import sys
 import uuid
 
@@ -24,26 +26,58 @@ catalog_cli = AppGroup("catalog", help="Export and import the catalog as a JSON 
 LOCAL_ADMIN = "local-admin"
 
 
+class Duration(click.ParamType):
+    """A length of time: a whole number above 0 and a unit, ``30s``, ``15m``, ``12h``, ``90d``."""
+
+    name = "duration"
+    UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime.timedelta):
+            return value
+        match = re.fullmatch(r"([0-9]+)([smhd])", value)
+        if match is None or not match[1].strip("0"):
+            self.fail(f"{value!r} is not a duration: a whole number above 0 and a unit s, m, h or d "
+                      "(30s, 15m, 12h, 90d)", param, ctx)
+        try:
+            duration = datetime.timedelta(**{self.UNITS[match[2]]: int(match[1])})
+            tokens.utcnow() + duration  # an expiry past the year 9999 cannot be stored
+        except (OverflowError, ValueError):  # ValueError: more digits than int() reads
+            self.fail(f"{value!r} is too long: the expiry would be past the year 9999", param, ctx)
+        return duration
+
+
 @token_cli.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-def create_token(name, role):
+@click.option("--expires-in", type=Duration(),
+              help="Refuse the token this long from now on: 30s, 15m, 12h, 90d (units s, m, h, d). "
+                   "Without it, the token never expires.")
+def create_token(name, role, expires_in):
     """Issue a token; it is printed once, alone on stdout, and never stored."""
     try:
-        click.echo(tokens.create(name, role))
+        click.echo(tokens.create(name, role, expires_in=expires_in))
     except tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 @token_cli.command("list")
 def list_tokens():
-    """Name, role, created, last used and revoked of every token (never the token)."""
+    """Name, role, created, last used, revoked and expiry of every token (never the token)."""
+    now = tokens.utcnow()
+
     def when(moment):
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
 
-    rows = [(t.name, t.role, when(t.created_at), when(t.last_used_at), when(t.revoked_at))
+    def expires(token):
+        if token.expires_at is None:
+            return "never"
+        return when(token.expires_at) + (" (expired)" if tokens.is_expired(token, now) else "")
+
+    # EXPIRES comes last so that the columns scripts already read keep their places.
+    rows = [(t.name, t.role, when(t.created_at), when(t.last_used_at), when(t.revoked_at), expires(t))
             for t in tokens.list_tokens()]
-    header = ("NAME", "ROLE", "CREATED", "LAST USED", "REVOKED")
+    header = ("NAME", "ROLE", "CREATED", "LAST USED", "REVOKED", "EXPIRES")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -190,7 +190,8 @@ class CatalogState(BaseModel):
 
 
 class Token(BaseModel):
-    """An API token; only the SHA-256 of the token is stored."""
+    """An API token; only the SHA-256 of the token is stored. It is refused once revoked, and
+    from ``expires_at`` on when it has one (0004)."""
 
     name = CharField(max_length=64, unique=True)
     role = CharField(max_length=16)
@@ -198,3 +199,4 @@ class Token(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_used_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)  # null: never expires

@@ -1,4 +1,8 @@
-"""API tokens: issued once, stored only as a SHA-256 hash, revocable."""
+"""API tokens: issued once, stored only as a SHA-256 hash, revocable, optionally expiring.
+
+Every time here comes from this module's ``utcnow`` (read afresh on each request, never
+cached), so a test can move the clock by replacing it.
+"""
 
 import datetime
 import hashlib
@@ -21,18 +25,29 @@ def hash_token(token):
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create(name, role):
-    """Issue a token named ``name``; returns the token, which is never stored."""
+def create(name, role, expires_in=None):
+    """Issue a token named ``name``; returns the token, which is never stored.
+
+    With ``expires_in`` (a timedelta) it is refused from that long after now on; without it,
+    it never expires.
+    """
     token = "isv_" + secrets.token_urlsafe(32)
+    now = utcnow()
+    expires_at = None if expires_in is None else now + expires_in
     with db.atomic():
         if Token.select().where(Token.name == name).exists():
             raise TokenError(f"a token named {name!r} already exists")
-        Token.create(name=name, role=role, token_hash=hash_token(token))
+        Token.create(name=name, role=role, token_hash=hash_token(token), created_at=now, expires_at=expires_at)
     return token
 
 
+def is_expired(token, now):
+    """Whether the Token ``token`` is past its expiry at ``now`` (naive UTC)."""
+    return token.expires_at is not None and now >= token.expires_at
+
+
 def authenticate(token):
-    """The active Token that ``token`` is, or None."""
+    """The active Token that ``token`` is (known, not revoked, not expired), or None."""
     digest = hash_token(token)
     found = get_first("token by hash", lambda: Token.select().where(Token.token_hash == slot(Token.token_hash)),
                       token_hash=digest)
@@ -40,7 +55,11 @@ def authenticate(token):
     # constant-time all the same.
     if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at:
         return None
+    # Compared with the clock on every request (the row was just read), so an expired token
+    # is refused from the very next request; nothing is written for it.
     now = utcnow()
+    if is_expired(found, now):
+        return None
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
         with db.atomic():  # a write: it queues with the others (db.QueuedSqliteDatabase)
             Token.update(last_used_at=now).where(Token.id == found.id).execute()

@@ -1,5 +1,6 @@
 """Authentication and roles (contract section 2) and the ``imagesvc`` token and db commands."""
 
+import datetime
 import os
 import re
 import stat
@@ -254,9 +255,9 @@ def test_token_list_shows_name_role_created_last_used_revoked(client, runner):
     header, *lines = result.stdout.splitlines()
     rows = {cells[0]: cells for cells in (COLUMNS.split(line) for line in lines)}
     assert result.exit_code == 0
-    assert COLUMNS.split(header) == ["NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"]
+    assert COLUMNS.split(header) == ["NAME", "ROLE", "CREATED", "LAST USED", "REVOKED", "EXPIRES"]
     assert rows["used"][1] == "editor" and TIME.fullmatch(rows["used"][2]) and TIME.fullmatch(rows["used"][3])
-    assert rows["used"][4] == "-"
+    assert rows["used"][4] == "-" and rows["used"][5] == "never"
     assert rows["revoked"][1] == "admin" and rows["revoked"][3] == "-" and TIME.fullmatch(rows["revoked"][4])
 
 
@@ -302,6 +303,99 @@ def test_token_local_issues_a_new_token_when_the_old_one_was_revoked(client, run
     second = runner.invoke(args=["token", "local"]).stdout.strip()
     assert second != first
     assert client.get("/api/images", headers=bearer(second)).status_code == 200
+
+
+# ----- expiring tokens: imagesvc token create --expires-in -----
+
+@pytest.fixture
+def clock(monkeypatch):
+    """``clock(moment)``: from then on, tokens take ``moment`` (naive UTC) for now."""
+
+    def set_to(moment):
+        monkeypatch.setattr(tokens, "utcnow", lambda: moment)
+
+    return set_to
+
+
+def token_list_rows(runner):
+    """``imagesvc token list`` as {name: {column: cell}}."""
+    result = runner.invoke(args=["token", "list"])
+    assert result.exit_code == 0, result.output
+    header, *lines = [COLUMNS.split(line) for line in result.stdout.splitlines()]
+    return {cells[0]: dict(zip(header, cells, strict=True)) for cells in lines}
+
+
+def parse_time(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_token_create_with_expires_in_shows_the_expiry_in_token_list(runner):
+    assert runner.invoke(args=["token", "create", "ci", "--role", "reader", "--expires-in", "90d"]).exit_code == 0
+    assert runner.invoke(args=["token", "create", "forever", "--role", "reader"]).exit_code == 0
+    rows = token_list_rows(runner)
+    assert parse_time(rows["ci"]["EXPIRES"]) - parse_time(rows["ci"]["CREATED"]) == datetime.timedelta(days=90)
+    assert rows["forever"]["EXPIRES"] == "never"
+
+
+@pytest.mark.parametrize(("expires_in", "duration"), [
+    ("30s", datetime.timedelta(seconds=30)),
+    ("15m", datetime.timedelta(minutes=15)),
+    ("12h", datetime.timedelta(hours=12)),
+    ("90d", datetime.timedelta(days=90)),
+])
+def test_expires_in_counts_seconds_minutes_hours_or_days_from_creation(runner, token_row, expires_in, duration):
+    assert runner.invoke(args=["token", "create", "ci", "--role", "reader", "--expires-in", expires_in]).exit_code == 0
+    row = token_row("ci")
+    assert row.expires_at - row.created_at == duration
+    assert row.expires_at.microsecond == 0 and row.expires_at.tzinfo is None  # naive UTC, whole seconds
+
+
+def test_expiring_token_works_until_its_expiry_and_is_401_from_then_on(client, runner, token_row, clock):
+    token = runner.invoke(args=["token", "create", "ci", "--role", "reader", "--expires-in", "15m"]).stdout.strip()
+    expires_at = token_row("ci").expires_at
+    assert client.get("/api/images", headers=bearer(token)).status_code == 200
+    clock(expires_at - datetime.timedelta(seconds=1))
+    assert client.get("/api/images", headers=bearer(token)).status_code == 200
+    clock(expires_at)
+    assert_unauthorized(client.get("/api/images", headers=bearer(token)))
+
+
+def test_expired_token_is_401_even_for_a_write_and_its_last_use_stays(app, client, token_row, clock):
+    with app.app_context():
+        token = tokens.create("brief", "admin", expires_in=datetime.timedelta(minutes=1))
+        db.close()
+    clock(token_row("brief").expires_at + datetime.timedelta(days=1))
+    body = {"name": "too late", "imageAddress": "registry.example.com/team/late:1"}
+    assert_unauthorized(client.post("/api/images", json=body, headers=bearer(token)))
+    assert token_row("brief").last_used_at is None
+
+
+def test_token_without_expires_in_never_expires(client, runner, clock):
+    token = runner.invoke(args=["token", "create", "ci", "--role", "reader"]).stdout.strip()
+    clock(datetime.datetime(9999, 12, 31, 23, 59, 59))
+    assert client.get("/api/images", headers=bearer(token)).status_code == 200
+
+
+def test_token_list_marks_an_expired_token_expired(runner, token_row, clock):
+    runner.invoke(args=["token", "create", "brief", "--role", "reader", "--expires-in", "30s"])
+    runner.invoke(args=["token", "create", "long", "--role", "reader", "--expires-in", "90d"])
+    expires_at = token_row("brief").expires_at
+    clock(expires_at)
+    rows = token_list_rows(runner)
+    assert rows["brief"]["EXPIRES"] == f"{expires_at:%Y-%m-%dT%H:%M:%SZ} (expired)"
+    assert TIME.fullmatch(rows["long"]["EXPIRES"])
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("value", [
+    "", "90", "d", "0d", "00s", "-5m", "+5m", "1.5h", "90D", "90 d", " 90d", "90d ", "1w", "1h30m", "٩٠d",
+    "99999999999d", "9" * 5000 + "s",
+])
+def test_token_create_with_a_bad_expires_in_is_a_usage_error_and_creates_nothing(runner, value):
+    result = runner.invoke(args=["token", "create", "ci", "--role", "reader", "--expires-in", value])
+    assert result.exit_code == 2
+    assert "--expires-in" in result.output and result.stdout == ""
+    assert "ci" not in token_list_rows(runner)
 
 
 # ----- imagesvc db upgrade / status -----

@@ -1,18 +1,20 @@
 """Token secrecy: no token text in the database, the logs, the answers or the CLI; constant-time checks.
 
-A run uses several tokens (every role, a revoked one, one nobody issued, a malformed header)
-across reads, writes, refusals and errors, with the log at DEBUG. Afterwards every column of
-every table, every log line the app wrote, every answer (headers and body) and ``imagesvc
-token list`` are searched for the text of any of those tokens (whole, or the first 12
+A run uses several tokens (every role, a revoked one, an expired one, one nobody issued, a
+malformed header) across reads, writes, refusals and errors, with the log at DEBUG. Afterwards
+every column of every table, every log line the app wrote, every answer (headers and body) and
+``imagesvc token list`` are searched for the text of any of those tokens (whole, or the first 12
 characters of its secret part): none may hold it. And authentication compares the stored hash
 with ``hmac.compare_digest``.
 """
 
+import datetime
 import hashlib
 import hmac
 import json
 
 import pytest
+from peewee import MySQLDatabase
 
 from imagesvc import tokens
 from imagesvc.db import db
@@ -29,7 +31,7 @@ def fragments(token):
 def database_text(app):
     """Every value of every column of every table, as text."""
     database = app.extensions["imagesvc.db"]
-    quote = "`" if database.__class__.__name__.startswith("PooledMySQL") else '"'
+    quote = "`" if isinstance(database, MySQLDatabase) else '"'
     cells = []
     with database.connection_context():
         for table in database.get_tables():
@@ -45,12 +47,15 @@ def used_tokens(app):
         issued = {role: tokens.create(f"secret-{role}", role) for role in ("reader", "editor", "admin")}
         issued["revoked"] = tokens.create("secret-revoked", "editor")
         tokens.revoke("secret-revoked")
+        issued["expired"] = tokens.create("secret-expired", "editor", expires_in=datetime.timedelta(seconds=30))
         db.close()
     return issued
 
 
-def test_no_token_text_in_database_logs_answers_or_cli(app, client, runner, used_tokens, capsys):
+def test_no_token_text_in_database_logs_answers_or_cli(app, client, runner, used_tokens, capsys, monkeypatch):
     capsys.readouterr()  # only this run's lines from here on
+    later = tokens.utcnow() + datetime.timedelta(minutes=1)
+    monkeypatch.setattr(tokens, "utcnow", lambda: later)  # secret-expired has expired
     bearer = {name: {"Authorization": f"Bearer {token}"} for name, token in used_tokens.items()}
     answers = []
 
@@ -70,6 +75,7 @@ def test_no_token_text_in_database_logs_answers_or_cli(app, client, runner, used
     call("GET", "/api/audit", bearer["admin"])
     call("POST", "/api/images", bearer["reader"], {"name": "refused", "imageAddress": "x"})  # 403
     call("GET", "/api/images", bearer["revoked"])  # 401
+    assert call("GET", "/api/images", bearer["expired"]).status_code == 401
     call("GET", "/api/images", {"Authorization": f"Bearer {FOREIGN}"})  # 401
     call("GET", "/api/images", {"Authorization": f"Basic {used_tokens['admin']}"})  # 401
     call("GET", "/api/images", {"Authorization": f"Bearer {used_tokens['admin']} extra"})  # 401

@@ -7,7 +7,7 @@ import threading
 import pytest
 from playhouse.test_utils import count_queries
 
-from imagesvc import migrations
+from imagesvc import migrations, tokens
 from imagesvc.db import db
 
 from .conftest import MYSQL_DATABASE, mysql_server
@@ -134,6 +134,20 @@ def test_upgrade_from_the_first_schema_keeps_existing_rows(app, client, auth_hea
 
     listing = client.get("/api/images", headers=auth_headers("reader")).get_json()["data"]
     assert [(i["name"], i["createTime"]) for i in listing["list"]] == [("Old 镜像", "2025-01-15T10:30:00Z")]
+
+
+def test_upgrade_to_expiring_tokens_keeps_existing_tokens_which_never_expire(app, client, runner):
+    old = "isv_" + "O" * 43
+    with app.app_context():
+        migrations.runner(db.obj).down("0004_token_expiry")
+        db.execute_sql("INSERT INTO token (name, role, token_hash, created_at) VALUES"
+                       f" ('old', 'editor', '{tokens.hash_token(old)}', '2025-01-15 10:30:00')")
+        db.close()
+    assert "0004_token_expiry" in runner.invoke(args=["db", "upgrade"]).output
+
+    listing = runner.invoke(args=["token", "list"]).stdout.splitlines()
+    assert client.get("/api/images", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    assert listing[1].split() == ["old", "editor", "2025-01-15T10:30:00Z", "-", "-", "never"]
 
 
 # ----- SQLite writers -----
