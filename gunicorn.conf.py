@@ -44,14 +44,23 @@ if METRICS:
 # ----- serving -----
 
 bind = os.environ.get("IMAGESVC_BIND", "127.0.0.1:8000")
-# Sync workers, one per core this process may use, measured fastest here (2 on 2 cores);
-# IMAGESVC_THREADS > 1 switches to gthread workers.
+# One worker per core this process may use. gevent workers give each connection a greenlet, not
+# a process: clients that dribble in their request (or never finish it) cannot take the workers,
+# as they could sync workers with no buffering proxy in front (a Kubernetes Service does not
+# buffer). IMAGESVC_WORKER_CLASS=sync suits a host behind nginx; gthread takes IMAGESVC_THREADS.
 workers = int(os.environ.get("IMAGESVC_WORKERS", len(os.sched_getaffinity(0))))
+worker_class = os.environ.get("IMAGESVC_WORKER_CLASS", "gevent")
+# Each worker imports the app after gevent has patched the standard library, so that peewee's
+# per-connection state is per greenlet: nothing here imports imagesvc, and preload_app stays off.
+# Open connections a gevent worker holds at once (idle and slow ones included).
+worker_connections = int(os.environ.get("IMAGESVC_WORKER_CONNECTIONS", 1000))
 threads = int(os.environ.get("IMAGESVC_THREADS", 1))
 # A worker silent for this long is killed and replaced.
 timeout = int(os.environ.get("IMAGESVC_TIMEOUT", 30))
 # On SIGTERM, workers finish the requests they hold for up to this long.
 graceful_timeout = int(os.environ.get("IMAGESVC_GRACEFUL_TIMEOUT", 20))
+# Seconds an idle keep-alive connection stays open; gevent workers also drop a client that takes
+# longer than this to send its request's headers.
 keepalive = 5
 # Only proxies listed here may set X-Forwarded-Proto and friends (comma-separated, or *).
 forwarded_allow_ips = os.environ.get("IMAGESVC_FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -96,14 +105,6 @@ logconfig_dict = {
 
 
 # ----- hooks -----
-
-def post_fork(server, worker):
-    """Drop any connection inherited from the master: each worker opens its own."""
-    from imagesvc.db import db
-
-    if db.obj is not None:
-        db.obj.close_all()
-
 
 def post_worker_init(worker):
     """Refuse to serve in debug mode (FLASK_DEBUG or IMAGESVC_DEBUG): it is for a desk, not a server."""

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30
 # Variables of the test's own environment that would change how the server runs.
 DROPPED_ENV = ("PROMETHEUS_MULTIPROC_DIR", "IMAGESVC_METRICS_DIR_OWNER", "FLASK_DEBUG", "IMAGESVC_DEBUG",
-               "IMAGESVC_CORS_ORIGINS", "IMAGESVC_METRICS", "IMAGESVC_LOG_LEVEL")
+               "IMAGESVC_CORS_ORIGINS", "IMAGESVC_METRICS", "IMAGESVC_LOG_LEVEL", "IMAGESVC_WORKER_CLASS",
+               "IMAGESVC_WORKER_CONNECTIONS")
 
 
 def free_port():

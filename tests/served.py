@@ -23,7 +23,7 @@ START_TIMEOUT = 30
 # Variables of the test's own environment that would change how the server runs.
 DROPPED_ENV = ("PROMETHEUS_MULTIPROC_DIR", "IMAGESVC_METRICS_DIR_OWNER", "FLASK_DEBUG", "IMAGESVC_DEBUG",
                "IMAGESVC_CORS_ORIGINS", "IMAGESVC_LOG_LEVEL", "IMAGESVC_BIND", "IMAGESVC_WORKERS",
-               "IMAGESVC_THREADS")
+               "IMAGESVC_THREADS", "IMAGESVC_WORKER_CLASS", "IMAGESVC_WORKER_CONNECTIONS")
 
 
 def free_port():
