@@ -5,6 +5,10 @@ Every write runs in one transaction that locks the image it changes (``BEGIN IMM
 SQLite, ``SELECT … FOR UPDATE`` on MySQL), records a Change row and moves the CatalogState row
 last (so locks are always taken in the same order). Unique indexes settle races: an
 IntegrityError becomes ``errors.Conflict`` naming the field.
+
+Each write function is the unit of work ``db.retry_when_busy`` runs again after a MySQL
+deadlock or lock wait timeout: everything it changes (the rows, the Change row, the generation)
+is inside its one transaction, and what it does before the transaction it may do twice.
 """
 
 import functools
@@ -15,7 +19,7 @@ from contextlib import contextmanager
 
 from peewee import OP, SQL, Expression, IntegrityError, NodeList, Value, chunked, fn
 
-from .db import db, execute, get_all, get_first, insert_rows, slot
+from .db import db, execute, get_all, get_first, insert_rows, retry_when_busy, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -324,6 +328,7 @@ def get_image(image_id):
     return image
 
 
+@retry_when_busy
 def create_image(fields, actor=NOBODY):
     now = utcnow()
     image = Image(create_time=now, last_update_time=now, **fields)
@@ -337,6 +342,7 @@ def create_image(fields, actor=NOBODY):
     return image
 
 
+@retry_when_busy
 def update_image(image_id, changes, if_match=None, actor=NOBODY):
     """Apply a partial update; lists replace the stored lists."""
     with _transaction():
@@ -352,6 +358,7 @@ def update_image(image_id, changes, if_match=None, actor=NOBODY):
     return image
 
 
+@retry_when_busy
 def set_status(image_id, status, if_match=None, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id, if_match)
@@ -364,6 +371,7 @@ def set_status(image_id, status, if_match=None, actor=NOBODY):
     return image
 
 
+@retry_when_busy
 def delete_image(image_id, if_match=None, actor=NOBODY):
     """Delete the image with its versions and labels, all or nothing."""
     with _transaction():
@@ -398,6 +406,7 @@ def get_version(image_id, version):
     return found
 
 
+@retry_when_busy
 def create_version(image_id, fields, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id)
@@ -410,6 +419,7 @@ def create_version(image_id, fields, actor=NOBODY):
     return version
 
 
+@retry_when_busy
 def delete_version(image_id, version, actor=NOBODY):
     with _transaction():
         image = _get_for_update(image_id)
@@ -505,14 +515,26 @@ def import_catalog(entries, prune=False, dry_run=False, actor=NOBODY, progress=N
     alone; with ``prune`` images missing from the entries are deleted. A dry run does it all
     and rolls back. ``progress(n)`` is called as entries are done.
     """
+    reported = 0  # entries passed to ``progress``: a run again after a deadlock repeats none
+
+    def done(count):
+        nonlocal reported
+        if progress and count > reported:
+            progress(count - reported)
+            reported = count
+
+    return _import(entries, prune, dry_run, actor, done)
+
+
+@retry_when_busy
+def _import(entries, prune, dry_run, actor, done):
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
     try:
         with db.atomic():
             for index, entry in enumerate(entries):
                 with _transaction(conflict_path=f"images[{index}]."):
                     counts[_import_entry(entry, actor)] += 1
-                if progress:
-                    progress(1)
+                done(index + 1)
             if prune:
                 keep = {fold(entry["external_id"]) for entry in entries}
                 for image in Image.select().order_by(Image.id):

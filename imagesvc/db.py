@@ -3,22 +3,112 @@
 Connections come from a pool and are opened lazily by the first query, so a request that
 never touches the database (``/healthz``) never connects, and nothing is opened before
 gunicorn forks its workers.
+
+MySQL/MariaDB faults: a transaction that loses a deadlock or times out waiting for a lock is
+run again from the start (``retry_when_busy``, on each catalog write); a connection the server
+has dropped is replaced, and the request goes on, when the statement that found it dead
+changed nothing (``MySQLPool``). A pooled connection is handed out without a ping.
 """
 
+import contextlib
 import fcntl
+import functools
+import logging
 import os
+import random
 import threading
+import time
 import weakref
 from urllib.parse import urlsplit
 
-from peewee import DatabaseProxy, InterfaceError, Model, OperationalError, Value
+from peewee import DatabaseProxy, InterfaceError, Model, MySQLDatabase, OperationalError, Value
 from playhouse.db_url import parse as parse_db_url
-from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledDatabase, PooledSqliteDatabase
+from pymysql import MySQLError
+from pymysql.constants import CR, ER, SERVER_STATUS
 
 db = DatabaseProxy()
+log = logging.getLogger("imagesvc.db")
 
 # What "the database cannot be reached" looks like to peewee and its drivers (503).
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, MaxConnectionsExceeded)
+
+# MySQL rolled the transaction back (deadlock) or the statement (lock wait timeout): running
+# the whole transaction again may well succeed.
+BUSY_ERRORS = {ER.LOCK_DEADLOCK: "deadlock", ER.LOCK_WAIT_TIMEOUT: "lock wait timeout"}
+# Runs of a transaction in all, and the random pause before the next run (seconds, times the
+# number of runs so far).
+BUSY_ATTEMPTS = 3
+BUSY_BACKOFF = (0.01, 0.05)
+# The connection is gone: the server closed it (KILL, wait_timeout, a restart) or the network
+# dropped it. 0 is PyMySQL's InterfaceError for a connection it had already found dead; 1927
+# (ER_CONNECTION_KILLED) and 4031 (client interaction timeout) are MariaDB's and MySQL 8's.
+CONNECTION_LOST_ERRORS = {0, CR.CR_SERVER_GONE_ERROR, CR.CR_SERVER_LOST, CR.CR_SERVER_LOST_EXTENDED,
+                          ER.SERVER_SHUTDOWN, 1927, 4031}
+
+
+class DatabaseBusy(OperationalError):
+    """A transaction that kept losing deadlocks or lock waits, given up after BUSY_ATTEMPTS runs
+    (a 503, as any OperationalError; logged here, at WARNING, not as "database unavailable")."""
+
+    def __init__(self, code, attempts):
+        super().__init__(f"database busy ({code} {BUSY_ERRORS[code]}): gave up after {attempts} attempts")
+        self.code = code
+
+
+def error_code(exc):
+    """The MySQL error number of a driver error, peewee-wrapped or not (None if it has none).
+
+    peewee raises its own class with the driver's exception first, then the driver's args.
+    """
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    code = cause.args[0] if cause.args else None
+    return code if isinstance(code, int) else None
+
+
+def _busy_code(exc):
+    """The deadlock or lock-wait code that made ``exc`` happen, or None.
+
+    The context chain counts: after a deadlock InnoDB has rolled back the whole transaction, so
+    peewee's ROLLBACK TO SAVEPOINT of an inner block then fails (1305) in its place.
+    """
+    while exc is not None:
+        if isinstance(exc, OperationalError) and error_code(exc) in BUSY_ERRORS:
+            return error_code(exc)
+        exc = exc.__context__
+    return None
+
+
+def retry_when_busy(func):
+    """Run ``func``, one whole transaction, again from the start when MySQL rolls it back for a
+    deadlock (1213) or a lock wait timeout (1205): BUSY_ATTEMPTS runs in all, a short random
+    pause between them, then the error (``DatabaseBusy``, a 503).
+
+    ``func`` must do its writes in one ``db.atomic()`` and nothing outside it that may not be
+    done twice: a run that fails leaves nothing behind. Called inside a transaction already,
+    ``func`` runs once: only the outermost transaction can start again.
+    """
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        if db.in_transaction():
+            return func(*args, **kwargs)
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                return func(*args, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                code = _busy_code(exc)
+                if code is None:
+                    raise
+                if attempt == BUSY_ATTEMPTS:
+                    log.warning("database busy (%s %s), gave up after %d attempts", code, BUSY_ERRORS[code],
+                                attempt, extra={"db_error": code, "attempt": attempt})
+                    raise DatabaseBusy(code, attempt) from exc
+                log.warning("database busy (%s %s), retrying (attempt %d of %d)", code, BUSY_ERRORS[code],
+                            attempt, BUSY_ATTEMPTS, extra={"db_error": code, "attempt": attempt})
+            time.sleep(random.uniform(*BUSY_BACKOFF) * attempt)
+
+    return run
 
 
 # ----- statements compiled once -----
@@ -222,6 +312,83 @@ class QueuedSqliteDatabase(PooledSqliteDatabase):
             self.writers.release()
 
 
+class MySQLPool(PooledDatabase, MySQLDatabase):
+    """MySQL/MariaDB connections pooled by peewee's documented ``PooledDatabase`` mixin, which
+    checks a connection out without a round trip: no ping (playhouse's PooledMySQLDatabase pings
+    every checkout) and no ROLLBACK at check-in (it sends one every time with PyMySQL, which
+    cannot tell it whether a transaction is open). Instead:
+
+    - a connection found dead by a statement that changed nothing (a read, or the BEGIN of a
+      transaction, outside any transaction) is dropped with every idle one (a server that
+      restarted has ended them all), and the statement runs again on a new connection;
+      anything else is raised (a 503): work of an open transaction would be lost, and a write
+      whose answer was lost may or may not have been applied;
+    - a connection left in a transaction is rolled back at check-in, known from the server's
+      status flags on its last answer; one the driver has closed is dropped, not pooled;
+    - ``stale_timeout`` retires connections long before the server's wait_timeout.
+    """
+
+    def __init__(self, database, **kwargs):
+        super().__init__(database, **kwargs)
+        self._dropping = threading.local()
+
+    def execute_sql(self, sql, params=None):
+        if self.in_transaction():
+            return super().execute_sql(sql, params)
+        try:
+            return super().execute_sql(sql, params)
+        except (OperationalError, InterfaceError) as exc:
+            if not (_is_read(sql) and self._connection_lost(exc)):
+                raise
+        return super().execute_sql(sql, params)
+
+    def begin(self, *args, **kwargs):
+        # peewee begins a transaction before it counts as open (in_transaction() is False here).
+        try:
+            return super().begin(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if self.in_transaction() or not self._connection_lost(exc):
+                raise
+        return super().begin(*args, **kwargs)
+
+    def _connection_lost(self, exc):
+        """If ``exc`` says the connection is gone, replace it (and drop the idle ones); whether it did."""
+        code = error_code(exc)
+        if code not in CONNECTION_LOST_ERRORS or (code == 0 and not isinstance(exc, InterfaceError)):
+            return False
+        log.warning("database connection lost (%s), replacing it", code, extra={"db_error": code})
+        self._drop()
+        self.close_idle()
+        self.connect()  # the server may be down: then this fails (a 503)
+        return True
+
+    def _drop(self):
+        """Close this thread's connection for good: it does not go back to the pool."""
+        self._dropping.active = True
+        try:
+            self.manual_close()
+        finally:
+            self._dropping.active = False
+
+    def close(self):
+        if getattr(self._dropping, "active", False) or self.is_closed() or self.in_transaction():
+            return super().close()
+        conn = self.connection()
+        if conn.open and conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+            with contextlib.suppress(MySQLError):  # a connection that fails here is dropped below
+                conn.rollback()
+        if not conn.open:
+            self._drop()
+            return True
+        return super().close()
+
+
+def _is_read(sql):
+    """Whether running ``sql`` twice is harmless: a SELECT or SHOW (peewee's reads)."""
+    words = sql.split(None, 1)
+    return bool(words) and words[0].upper() in ("SELECT", "SHOW")
+
+
 def open_database(url, *, stale_timeout=300, busy_timeout=10):
     """Build the (unconnected) pooled database that ``url`` names."""
     scheme = urlsplit(url).scheme
@@ -249,7 +416,7 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
         )
     if scheme == "mysql":
         params = parse_db_url(url, unquote_password=True, unquote_user=True)
-        return PooledMySQLDatabase(
+        return MySQLPool(
             charset="utf8mb4",
             # Naive DATETIMEs are UTC; NOW() and friends must agree.
             init_command="SET time_zone = '+00:00'",
@@ -263,7 +430,7 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
 
 def is_mysql():
     """True when the bound database is MySQL or MariaDB."""
-    return isinstance(db.obj, PooledMySQLDatabase)
+    return isinstance(db.obj, MySQLDatabase)
 
 
 def init_app(app):

@@ -13,7 +13,7 @@ import json
 import shutil
 
 import pytest
-from playhouse.pool import PooledMySQLDatabase
+from peewee import MySQLDatabase
 
 from imagesvc import catalog, create_app, tokens
 from imagesvc.db import db
@@ -332,7 +332,7 @@ def world(backend, worlds, tmp_path_factory, sqlite_template):
 def dump(database):
     """Every row of every table, every column (but a token's last-used stamp, a hint that the
     first authenticated request of a minute may write)."""
-    quote = "`" if isinstance(database, PooledMySQLDatabase) else '"'
+    quote = "`" if isinstance(database, MySQLDatabase) else '"'
     tables = {}
     with database.connection_context():
         for table in sorted(database.get_tables()):
