@@ -5,11 +5,14 @@ With sync workers each connection held a whole worker while it dribbled in its r
 four of them stalled ``make run`` for 40 s; gevent workers give each connection a greenlet.
 """
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
-from tests.live_server import gunicorn
+from tests.live_server import ROOT, gunicorn
 
 SLOW_CLIENTS = 200
 HEADER_EVERY = 2.0  # seconds between the header lines of a slow client
@@ -87,3 +90,35 @@ def test_idle_connections_that_never_finish_a_request_do_not_stop_the_service(tm
                 sock.close()
 
     assert (status, took < NORMAL_DELAY_LIMIT) == (200, True), f"took {took:.2f}s"
+
+
+GREENLETS_OWN_CONNECTIONS = """
+import runpy, sys
+runpy.run_path("gunicorn.conf.py")  # as gunicorn's master reads it, before any worker forks
+import gevent
+from imagesvc import create_app
+from imagesvc.db import db
+
+app = create_app({"DATABASE_URL": sys.argv[1]})
+seen = []
+
+def hold_a_connection():
+    with app.app_context():
+        db.connect()  # raises "Connection already opened" if another greenlet's state were ours
+        seen.append(id(db.connection()))
+        gevent.sleep(0.05)
+        db.close()
+
+gevent.joinall([gevent.spawn(hold_a_connection) for _ in range(3)], raise_error=True)
+print(len(set(seen)))
+"""
+
+
+def test_each_greenlet_of_a_gevent_worker_has_its_own_database_connection(tmp_path):
+    """gunicorn.conf.py makes gevent patch the standard library before peewee is imported;
+    otherwise peewee's connection state is per thread and greenlets share one connection."""
+    done = subprocess.run([sys.executable, "-c", GREENLETS_OWN_CONNECTIONS, f"sqlite:///{tmp_path / 'g.db'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IMAGESVC_WORKER_CLASS": "gevent", "IMAGESVC_METRICS": "0"})
+
+    assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr
