@@ -12,15 +12,6 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-# gevent workers (below): gevent patches the standard library before anything imports peewee,
-# here in the master (logconfig_dict imports imagesvc), not only in each worker, or peewee's
-# connection state would be per thread: one connection shared by every greenlet of a worker.
-worker_class = os.environ.get("IMAGESVC_WORKER_CLASS", "gevent")
-if worker_class == "gevent":
-    from gevent import monkey
-
-    monkey.patch_all()
-
 # ----- metrics: set up before anything imports prometheus_client (it reads this at import) -----
 
 METRICS = os.environ.get("IMAGESVC_METRICS", "1").strip().lower() not in ("0", "false", "off", "no", "")
@@ -58,6 +49,10 @@ bind = os.environ.get("IMAGESVC_BIND", "127.0.0.1:8000")
 # as they could sync workers with no buffering proxy in front (a Kubernetes Service does not
 # buffer). IMAGESVC_WORKER_CLASS=sync suits a host behind nginx; gthread takes IMAGESVC_THREADS.
 workers = int(os.environ.get("IMAGESVC_WORKERS", len(os.sched_getaffinity(0))))
+# A gevent worker patches the standard library before it imports the app; the master must not
+# have imported peewee before (logconfig_dict below imports imagesvc.logs, which does not), or
+# peewee's connection state would be per thread: one connection for every greenlet of a worker.
+worker_class = os.environ.get("IMAGESVC_WORKER_CLASS", "gevent")
 # Open connections a gevent worker holds at once (idle and slow ones included).
 worker_connections = int(os.environ.get("IMAGESVC_WORKER_CONNECTIONS", 1000))
 threads = int(os.environ.get("IMAGESVC_THREADS", 1))

@@ -2,14 +2,16 @@
 
 from flask import Flask
 
-from . import config, db, headers, logs, responses
-
 
 def create_app(config_overrides=None):
     """Build the app: defaults, then ``IMAGESVC_*`` environment variables, then the mapping.
 
     Does no database I/O, so gunicorn may fork after importing it.
     """
+    # Imported here, not with the package: gunicorn's master imports imagesvc.logs for its log
+    # format, and must not import peewee before a gevent worker has patched threading.
+    from . import config, db, headers, logs, rate_limits, responses
+
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_object(config)
     app.config.from_prefixed_env("IMAGESVC")
@@ -20,6 +22,7 @@ def create_app(config_overrides=None):
     db.init_app(app)
     responses.init_app(app)
     register_api(app)
+    rate_limits.init_app(app)
     headers.init_app(app)
     register_cli(app)
     return app

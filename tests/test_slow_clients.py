@@ -93,8 +93,14 @@ def test_idle_connections_that_never_finish_a_request_do_not_stop_the_service(tm
 
 
 GREENLETS_OWN_CONNECTIONS = """
-import runpy, sys
-runpy.run_path("gunicorn.conf.py")  # as gunicorn's master reads it, before any worker forks
+import logging.config, runpy, sys
+# The master: it reads gunicorn.conf.py and configures logging with it.
+settings = runpy.run_path("gunicorn.conf.py")
+logging.config.dictConfig(settings["logconfig_dict"])
+assert "peewee" not in sys.modules, "the master imported peewee before a worker could patch threading"
+# A gevent worker: it patches the standard library, then imports the app.
+from gevent import monkey
+monkey.patch_all()
 import gevent
 from imagesvc import create_app
 from imagesvc.db import db
@@ -115,8 +121,9 @@ print(len(set(seen)))
 
 
 def test_each_greenlet_of_a_gevent_worker_has_its_own_database_connection(tmp_path):
-    """gunicorn.conf.py makes gevent patch the standard library before peewee is imported;
-    otherwise peewee's connection state is per thread and greenlets share one connection."""
+    """The master (gunicorn.conf.py, its logging) imports no peewee, so a gevent worker patches
+    threading before peewee exists; otherwise peewee's connection state is per thread and every
+    greenlet of a worker shares one connection."""
     done = subprocess.run([sys.executable, "-c", GREENLETS_OWN_CONNECTIONS, f"sqlite:///{tmp_path / 'g.db'}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "IMAGESVC_WORKER_CLASS": "gevent", "IMAGESVC_METRICS": "0"})
