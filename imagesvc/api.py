@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter
 
 from . import errors
-from .db import UNAVAILABLE_ERRORS
+from .db import UNAVAILABLE_ERRORS, DatabaseBusy
 from .schemas import AnswerSchema, ResponseSchema, error_paths
 
 # status -> (code, default message); the contract's table.
@@ -36,6 +36,7 @@ ERROR_CODES = {
     413: ("PAYLOAD_TOO_LARGE", "请求体过大"),
     415: ("UNSUPPORTED_MEDIA_TYPE", "请求体必须是 JSON（application/json）"),
     422: ("VALIDATION_ERROR", "参数校验失败"),
+    429: ("TOO_MANY_REQUESTS", "请求过于频繁，请稍后重试"),
     500: ("INTERNAL_ERROR", "服务器内部错误"),
     503: ("SERVICE_UNAVAILABLE", "服务暂不可用，请稍后重试"),
 }
@@ -239,5 +240,6 @@ class Api(flask_smorest.Api):
 
     @staticmethod
     def handle_database_unavailable(error):
-        current_app.logger.error("database unavailable: %s", error, exc_info=error)
+        if not isinstance(error, DatabaseBusy):  # db.retry_when_busy has logged that one
+            current_app.logger.error("database unavailable: %s", error, exc_info=error)
         return error_response(503, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})

@@ -21,6 +21,14 @@ DATABASE_STALE_TIMEOUT = 300
 RESPONSE_CACHE_MB = 16
 # SQLite busy timeout (seconds): concurrent writers wait this long for the lock.
 SQLITE_BUSY_TIMEOUT = 10
+# Each token's budget across the whole API, in Flask-Limiter's notation ("50/second;2000/minute"),
+# so that one busy caller cannot starve the others; empty: no limit, and no cost on any request.
+RATELIMIT_DEFAULT = ""
+# Where the limits count: memory:// in each process (N gunicorn workers allow N times the limit);
+# redis://host:6379/0 holds one count for every worker and instance.
+RATELIMIT_STORAGE_URI = "memory://"
+# Prefix of every key in that storage, so that services (or test runs) sharing one Redis never mix counts.
+RATELIMIT_KEY_PREFIX = "imagesvc"
 
 # flask-smorest: the OpenAPI document at /api/openapi.json
 API_TITLE = "imagesvc"
@@ -53,7 +61,11 @@ writes; `data` is `null` after a delete). Every error, whatever raised it:
 where `errors` maps each camelCase field to its messages and appears only for field-level problems.
 Codes: 400 `BAD_REQUEST`, 401 `UNAUTHORIZED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`,
 409 `CONFLICT`, 412 `PRECONDITION_FAILED`, 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`,
-422 `VALIDATION_ERROR`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`; each operation lists its own below.
+422 `VALIDATION_ERROR`, 429 `TOO_MANY_REQUESTS`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`; each
+operation lists its own below.
+
+**Rate limits.** The service may limit how many calls each token makes; a token over its limit gets
+429 with `Retry-After`, the seconds to wait before calling again.
 
 **Conventions.** JSON bodies (`application/json`, UTF-8), camelCase names, times in UTC as
 `2025-01-15T10:30:00Z`. In a list query an empty value means "not given". A field's default

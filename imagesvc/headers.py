@@ -10,7 +10,7 @@ from flask_cors import CORS
 
 # What the console sends and what it must be able to read.
 ALLOW_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"]
-EXPOSE_HEADERS = ["ETag", "Location", "X-Request-ID"]
+EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID"]
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]
 # Seconds a browser may reuse a preflight answer.
 PREFLIGHT_MAX_AGE = 600

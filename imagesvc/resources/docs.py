@@ -44,6 +44,7 @@ ERROR_WHEN = {
     413: "the body is over the limit (1 MiB by default)",
     415: "a body was sent with a Content-Type other than JSON",
     422: "a field or query parameter breaks its rule; `errors` says which and why, by camelCase name",
+    429: "the token went over its rate limit; `Retry-After` says when to call again",
     500: "anything unexpected; the log has the details under the request id",
     503: "the database cannot be reached",
 }
@@ -51,6 +52,8 @@ ERROR_WHEN = {
 
 # Headers of error responses, besides X-Request-ID.
 ERROR_HEADERS = {
+    429: {"Retry-After": {"description": "Seconds to wait before the token's limit lets it call again.",
+                          "schema": {"type": "integer", "minimum": 1}}},
     503: {"Retry-After": {"description": f"Seconds to wait before trying again ({RETRY_AFTER_UNAVAILABLE}).",
                           "schema": {"type": "integer"}}},
 }
@@ -121,7 +124,7 @@ def error_statuses(path, method, operation):
     """The error statuses the contract gives ``method`` on ``path``."""
     if not path.startswith("/api/"):
         return [503] if path == "/readyz" else []
-    statuses = [401, 403, 500, 503]
+    statuses = [401, 403, 429, 500, 503]  # every /api operation needs a token, so may meet its limit
     if "{id}" in path or path == "/api/images/feed":
         statuses.append(404)
     if "requestBody" in operation:
