@@ -126,3 +126,16 @@ def on_exit(server):
     owner = os.environ.get(_METRICS_OWNER, "")
     if METRICS and owner == f"{os.getpid()}:made":
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def post_request(worker, req, environ, resp):
+    """gevent: let the worker's other connections in before this one's next request.
+
+    A keep-alive client whose next request is already waiting would otherwise be served again
+    and again without a switch (its read does not block), and the others wait: p99 in the
+    hundreds of ms under load.
+    """
+    if worker_class == "gevent":
+        import gevent
+
+        gevent.sleep(0)
