@@ -46,5 +46,17 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.run --scale
 
+## image: the container image (Containerfile), built with podman, else docker; IMAGE names it,
+##        BASE_IMAGE replaces its base (default debian:bookworm-slim)
+IMAGE ?= localhost/imagesvc:latest
+.PHONY: image image-check
+image:
+	$(PYTHON) deploy/image.py build --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+## image-check: build the image on a local Debian base (debootstrapped once), run it on SQLite then
+##              MariaDB, smoke-test it through HTTP, check it runs as non-root with no test dependencies
+image-check:
+	$(PYTHON) deploy/image.py check
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build *.egg-info
