@@ -1,13 +1,24 @@
 """Load from wrk: each scenario is one wrk run, after a warm-up, from a separate process.
 
 wrk runs bench/lua/<script>.lua, which requires report.lua: it prints one ``BENCH_RESULT
-{json}`` line at the end. The warm-up counts every response by status, so anything but a 2xx
-(a 3xx too) is caught by its status; the measured run leaves responses alone (a Lua hook per
-response would slow wrk, and so the baseline, by a third) and counts what wrk counts: statuses
-of 400 or more, and socket errors (connect, read, write, timeout). Only the rest count as served.
+{json}`` line at the end. A scenario with a request stream (bench/workload.py) runs
+stream.lua, which replays the stream's file for the phase (warm-up or measured) and the
+thread, and reports how many requests each thread made of it.
+
+The warm-up counts every response by status, so anything but a 2xx (a 3xx too) is caught by
+its status; the measured run leaves responses alone (a Lua hook per response would slow wrk,
+and so the baseline, by a third) and counts what wrk counts: statuses of 400 or more, and
+socket errors (connect, read, write, timeout). Only the rest count as served.
+
+wrk's latencies are those of the responses that arrived before the run ended (with wrk's own
+correction for coordinated omission, which only adds to them). When most requests take longer
+than the run, they are lower bounds: a Result checks them against Little's law (with
+CONNECTIONS always busy, the mean latency is CONNECTIONS / throughput, which the measured mean
+normally exceeds) and says when they fall short (``latencies_complete``).
 """
 
 import json
+import math
 import os
 import re
 import resource
@@ -26,6 +37,9 @@ THREADS = 2
 # kills a worker silent for 30 s (IMAGESVC_TIMEOUT) anyway.
 REQUEST_TIMEOUT = "30s"
 WRK_DURATION = re.compile(r"[0-9]+[smh]?")
+# A run's mean latency by Little's law may exceed the measured mean by this much (wrk's own time
+# between a response and the next request) before the latencies count as incomplete.
+LITTLE_TOLERANCE = 1.5
 INSTALL_WRK = ("wrk is not installed: apt-get install wrk (Debian, Ubuntu), dnf install wrk (Fedora), "
                "brew install wrk (macOS)")
 
@@ -41,6 +55,15 @@ class Scenario:
     # The script's first argument is a token drawn afresh for every wrk run, which it builds
     # names from, so no two runs ever send the same name or version.
     unique: bool = False
+    # A bench.workload.Streams: stream.lua replays it (its file prefix follows the token).
+    stream: object = None
+    # Uses the editor token, though not every request is a write (stream.lua sets the
+    # Content-Type of those that are).
+    editor: bool = False
+
+    @property
+    def role(self):
+        return "editor" if self.write or self.editor else "reader"
 
 
 @dataclass
@@ -54,10 +77,28 @@ class Result:
     # Cores kept busy by anything but the server (with its companions) and wrk while it ran:
     # the noise in these numbers.
     other_cpu: float = 0.0
+    # stream.lua runs: [{"sent": n, "wraps": n}] per thread; what the run sent, described.
+    streams: list | None = None
+    workload: dict | None = None
+    # The mean latency of the responses that arrived, and the run's length.
+    mean_ms: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def implied_mean_ms(self):
+        """The mean latency Little's law gives for CONNECTIONS connections always waiting."""
+        return CONNECTIONS * self.seconds * 1000 / self.requests if self.requests else math.inf
+
+    @property
+    def latencies_complete(self):
+        """False when the responses that arrived are too few for what the connections waited:
+        requests still unanswered at the end make the latencies (p50, p99) lower bounds."""
+        return self.implied_mean_ms <= LITTLE_TOLERANCE * self.mean_ms
 
     def as_json(self):
         return {"rps": round(self.rps, 1), "p50_ms": round(self.p50_ms, 2), "p99_ms": round(self.p99_ms, 2),
-                "other_cpu_cores": round(self.other_cpu, 2)}
+                "mean_ms": round(self.mean_ms, 2), "implied_mean_ms": round(self.implied_mean_ms, 2),
+                "latencies_complete": self.latencies_complete, "other_cpu_cores": round(self.other_cpu, 2)}
 
 
 class WrkError(RuntimeError):
@@ -80,10 +121,10 @@ def measure(server, scenario, token, duration, warmup=None):
 
     The Result is the measured run's; what went wrong in the warm-up is added to its failures.
     """
-    checked = run_wrk(server.url, scenario, token, warmup, count_statuses=True) if warmup else None
+    checked = run_wrk(server.url, scenario, token, warmup, "warmup", count_statuses=True) if warmup else None
     busy, served, wrk = machine_busy_seconds(), server.cpu_seconds(), _children_cpu_seconds()
     started = time.monotonic()
-    result = run_wrk(server.url, scenario, token, duration)
+    result = run_wrk(server.url, scenario, token, duration, "measured")
     elapsed = time.monotonic() - started
     others = (machine_busy_seconds() - busy) - (server.cpu_seconds() - served) - (_children_cpu_seconds() - wrk)
     result.other_cpu = max(0.0, others / elapsed)
@@ -91,6 +132,9 @@ def measure(server, scenario, token, duration, warmup=None):
         result.failures["no response within the run"] = 1  # and so no latencies either
     if checked:
         result.failures.update({f"{failure} (warm-up)": count for failure, count in checked.failures.items()})
+    if scenario.stream and result.streams:
+        result.workload = scenario.stream.describe("measured", [thread["sent"] for thread in result.streams])
+        result.workload["wraps"] = sum(thread["wraps"] for thread in result.streams)
     return result
 
 
@@ -100,8 +144,11 @@ def _children_cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def run_wrk(base_url, scenario, token, duration, count_statuses=False):
+def run_wrk(base_url, scenario, token, duration, phase, count_statuses=False):
+    """One wrk run of ``scenario``; ``phase`` ("warmup" or "measured") picks the stream file."""
     args = ((secrets.token_hex(4),) if scenario.unique else ()) + tuple(str(arg) for arg in scenario.args)
+    if scenario.stream:
+        args += (scenario.stream.prefix(phase),)
     headers = ["-H", f"Authorization: Bearer {token}"]
     if scenario.write:
         headers += ["-H", "Content-Type: application/json"]
@@ -134,4 +181,7 @@ def parse_report(report):
         p99_ms=report["latency_us"]["p99"] / 1000,
         requests=report["requests"],
         failures=failures,
+        streams=report.get("streams"),
+        mean_ms=report["latency_us"]["mean"] / 1000,
+        seconds=report["duration_us"] / 1e6,
     )

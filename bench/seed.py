@@ -1,7 +1,7 @@
 """A realistic catalog, written straight into a fresh database through the models.
 
-``seed(database_url, images, seed=42)`` drops and recreates the database, brings its schema up
-to date with the app's own migrations, and fills it with ``images`` images of 0-20 versions each
+``seed(database_url, images, seed=DEFAULT_SEED)`` (42) drops and recreates the database, brings its
+schema up to date with the app's own migrations, and fills it with ``images`` images of 0-20 versions each
 (about 5 on average) together with everything the app maintains beside them: the folded
 ``*_key`` columns, the label rows that filters use, ``version_count``, ``revision``, each
 version's ``size_bytes`` and architecture rows, and the catalog state row. The same random seed
@@ -49,6 +49,8 @@ from imagesvc.models import (
 )
 from imagesvc.schemas import size_in_bytes
 
+# The catalog make bench seeds; bench/workload.py draws its requests from the same one.
+DEFAULT_SEED = 42
 MAX_VERSIONS = 20
 MEAN_VERSIONS = 5.5  # of the exponential whose floor, capped at MAX_VERSIONS, averages about 5
 IMAGES_PER_CHUNK = 5000
@@ -432,7 +434,7 @@ def indexes_built_afterwards(database):
         database.execute_sql(sql)
 
 
-def seed(database_url, images, seed=42):
+def seed(database_url, images, seed=DEFAULT_SEED):
     """Recreate the database at ``database_url`` and fill it with a catalog of ``images`` images."""
     started = time.perf_counter()
     plans = plan_chunks(images, seed)
@@ -475,7 +477,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("database_url", help="sqlite:///instance/bench.db or mysql://root@127.0.0.1:3306/imagesvc_bench")
     parser.add_argument("images", type=int, nargs="?", default=100_000)
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     args = parser.parse_args()
     result = seed(args.database_url, args.images, args.seed)
     print(f"seeded {result.images:,} images, {result.versions:,} versions, {result.labels:,} labels "

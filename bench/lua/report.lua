@@ -40,13 +40,27 @@ local function counted_statuses()
    return "{" .. table.concat(fields, ", ") .. "}"
 end
 
+-- What each thread of a stream.lua run made of its stream: [{"sent": n, "wraps": n}, ...],
+-- or null for any other script.
+local function streams()
+   local fields = {}
+   for _, thread in ipairs(threads) do
+      local sent = thread:get("stream_sent")
+      if sent == nil then
+         return "null"
+      end
+      table.insert(fields, string.format('{"sent": %d, "wraps": %d}', sent, thread:get("stream_wraps")))
+   end
+   return "[" .. table.concat(fields, ", ") .. "]"
+end
+
 function done(summary, latency, requests)
    local errors = summary.errors
    io.write(string.format(
       'BENCH_RESULT {"duration_us": %d, "requests": %d, "statuses": %s, "status_400_or_more": %d, ' ..
       '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, ' ..
-      '"latency_us": {"p50": %d, "p99": %d, "mean": %.1f, "max": %d}}\n',
+      '"latency_us": {"p50": %d, "p99": %d, "mean": %.1f, "max": %d}, "streams": %s}\n',
       summary.duration, summary.requests, counting and counted_statuses() or "null", errors.status,
       errors.connect, errors.read, errors.write, errors.timeout,
-      latency:percentile(50), latency:percentile(99), latency.mean, latency.max))
+      latency:percentile(50), latency:percentile(99), latency.mean, latency.max, streams()))
 end
