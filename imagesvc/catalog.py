@@ -17,9 +17,9 @@ import secrets
 from collections import defaultdict, namedtuple
 from contextlib import contextmanager
 
-from peewee import IntegrityError, chunked, fn
+from peewee import OP, SQL, Expression, IntegrityError, NodeList, Value, chunked, fn
 
-from .db import db, retry_when_busy
+from .db import db, execute, get_all, get_first, insert_rows, retry_when_busy, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -86,15 +86,18 @@ def _pk(image_id):
 
 def _image_by_id(image_id, lock=False):
     """The image with the id in a URL, or None; with ``lock``, locked for this transaction."""
-    query = Image.select().where(Image.id == _pk(image_id))
-    if lock and db.obj.for_update:
-        query = query.for_update()
-    return query.first()
+    def build():
+        query = Image.select().where(Image.id == slot(Image.id))
+        return query.for_update() if lock and db.obj.for_update else query
+
+    return get_first(("image by id", lock), build, id=_pk(image_id))
 
 
 def _version_by_name(image_pk, version):
     """The image's version called ``version`` (ignoring case), or None."""
-    return Version.select().where(Version.image == image_pk, Version.version_key == fold(version)).first()
+    return get_first("version by name", lambda: Version.select().where(
+        Version.image == slot(Version.image), Version.version_key == slot(Version.version_key)),
+        image=image_pk, version_key=fold(version))
 
 
 def _get_for_update(image_id, if_match=None):
@@ -123,9 +126,9 @@ def _record(action, image, actor, before=None, after=None, version=None):
 
 def _advance(images_added=0):
     """Move the catalog's generation (and its image count) on; the last lock a write takes."""
-    CatalogState.update(
-        generation=CatalogState.generation + 1, image_count=CatalogState.image_count + images_added,
-    ).where(CatalogState.id == CatalogState.ROW).execute()
+    execute("advance the catalog", lambda: CatalogState.update(
+        generation=CatalogState.generation + 1, image_count=CatalogState.image_count + slot(CatalogState.image_count),
+    ).where(CatalogState.id == CatalogState.ROW), image_count=images_added)
 
 
 def _changed(before, after):
@@ -146,25 +149,28 @@ def _store_labels(image, kinds, new=False):
     if not new:
         ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
     rows = [(image.id, kind, fold(value)) for kind in kinds for value in getattr(image, LABEL_FIELDS[kind])]
-    if rows:
-        ImageLabel.insert_many(rows, fields=[ImageLabel.image, ImageLabel.kind, ImageLabel.key]).execute()
+    insert_rows(ImageLabel, (ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
 
 
-def _label_ids(kind, value):
-    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind, ImageLabel.key == fold(value))
+def _label_ids(kind, key):
+    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind,
+                                                     ImageLabel.key == slot(ImageLabel.key, key))
 
 
-def _version_ids(column, value):
-    """Images with a version whose ``column`` is ``value`` or more precise (12 -> 12, 12.1, 12.1.1).
+def _version_ids(column, key):
+    """Images with a version whose ``column`` is the filter's value or more precise (12 -> 12,
+    12.1, 12.1.1).
 
     A range rather than LIKE '12.%' so both backends use the (column, image) index.
     """
-    same_or_finer = (column == value) | ((column >= value + ".") & (column < value + "/"))
+    same_or_finer = ((column == slot(column, key))
+                     | ((column >= slot(column, f"{key}.from")) & (column < slot(column, f"{key}.to"))))
     return Version.select(Version.image).where(same_or_finer)
 
 
-def _conditions(filters, correlated):
-    """The WHERE conditions of the image list's ``filters``.
+def _conditions(keys, correlated):
+    """The WHERE conditions of the image list's filters named ``keys``, a slot for each value
+    (``_filter_values`` fills them): one compiled query serves every value.
 
     A filter on related rows (labels, versions) is either a correlated EXISTS, which a page read
     in index order checks row by row until it is full, or an IN, which a count reads once.
@@ -175,36 +181,56 @@ def _conditions(filters, correlated):
         conditions.append(fn.EXISTS(ids.where(ids.model.image == Image.id)) if correlated else Image.id.in_(ids))
 
     for column, key in ((Image.chip_type, "chip_type"), (Image.status, "status"), (Image.type, "image_type")):
-        if key in filters:
-            conditions.append(column == filters[key])
-    if "name" in filters:
-        conditions.append(Image.name_key.contains(fold(filters["name"])))  # % and _ stay literal
-    if "framework" in filters:
-        related(_label_ids(FRAMEWORK, filters["framework"]))
-    if "applicable_scope" in filters:
-        related(_label_ids(SCOPE, filters["applicable_scope"]))
-    if "python_version" in filters:
-        related(_version_ids(Version.python_version, filters["python_version"]))
-    if "cuda_version" in filters:
-        related(_version_ids(Version.cuda_version, filters["cuda_version"]))
-    if "architecture" in filters:
+        if key in keys:
+            conditions.append(column == slot(column, key))
+    if "name" in keys:
+        # ESCAPE always, so that the SQL is the same whatever the name holds.
+        pattern = NodeList((slot(Image.name_key, "name"), SQL("ESCAPE"), Value("\\", converter=False)))
+        conditions.append(Expression(Image.name_key, OP.ILIKE, pattern))
+    if "framework" in keys:
+        related(_label_ids(FRAMEWORK, "framework"))
+    if "applicable_scope" in keys:
+        related(_label_ids(SCOPE, "applicable_scope"))
+    if "python_version" in keys:
+        related(_version_ids(Version.python_version, "python_version"))
+    if "cuda_version" in keys:
+        related(_version_ids(Version.cuda_version, "cuda_version"))
+    if "architecture" in keys:
         related(VersionArchitecture.select(VersionArchitecture.image).where(
-            VersionArchitecture.architecture == filters["architecture"]))
+            VersionArchitecture.architecture == slot(VersionArchitecture.architecture, "architecture")))
     return conditions
 
 
+def _filter_values(filters):
+    """The values of the slots ``_conditions`` puts in for ``filters``."""
+    values = dict(filters)
+    if "name" in filters:  # a substring, its LIKE wildcards escaped
+        escaped = fold(filters["name"]).replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+        values["name"] = f"%{escaped}%"
+    for key in ("framework", "applicable_scope"):
+        if key in filters:
+            values[key] = fold(filters[key])
+    for key in ("python_version", "cuda_version"):
+        if key in filters:
+            values[f"{key}.from"], values[f"{key}.to"] = filters[key] + ".", filters[key] + "/"
+    return values
+
+
 @functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
-def _count(database, generation, filters):
-    """How many images match ``filters`` (items), counted once per database and generation.
+def _count(database, generation, keys, values):
+    """How many images match the filters named ``keys`` (``values``: their slots' values, as
+    items), counted once per database and generation of the catalog.
 
     A filtered count reads every match; the generation moves only with a write, so between
     writes a repeated filter is answered from here.
     """
-    return Image.select(fn.COUNT(Image.id)).where(*_conditions(dict(filters), correlated=False)).scalar()
+    return execute(("image count", keys),
+                   lambda: Image.select(fn.COUNT(Image.id)).where(*_conditions(keys, correlated=False)),
+                   **dict(values)).fetchone()[0]
 
 
 def _state():
-    return CatalogState.select().where(CatalogState.id == CatalogState.ROW).first()
+    return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))
 
 
 def _page(read, page_no, page_size, total):
@@ -224,11 +250,9 @@ def _add_version(image, fields):
     version.image_address = version.image_address or image.image_address
     version.create_time = version.create_time or utcnow()
     version.save(force_insert=True)
-    if version.architectures:
-        VersionArchitecture.insert_many(
-            [(version.id, image.id, arch) for arch in version.architectures],
-            fields=[VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture],
-        ).execute()
+    insert_rows(VersionArchitecture,
+                (VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture),
+                [(version.id, image.id, arch) for arch in version.architectures])
     return version
 
 
@@ -253,17 +277,18 @@ def generation():
 
 # ----- images -----
 
-def _image_page(filters, sort_by, order, offset, limit):
-    """One page of the images matching ``filters``, in ``sort_by`` ``order``."""
+def _image_page(keys, sort_by, order):
+    """The query of one page of images filtered on ``keys``, LIMIT and OFFSET in slots."""
     column = SORT_COLUMNS[sort_by]
     # The id breaks ties, so paging through a stable table never repeats or skips.
     ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
     # The page's ids first, from the index alone, then only their rows: a deep page skips
     # index entries, not table rows.
-    conditions = _conditions(filters, correlated=True)
+    conditions = _conditions(keys, correlated=True)
     page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
-    page_ids = page_ids.order_by(*ordering).limit(limit).offset(offset).alias("page")
-    return list(Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering))
+    page_ids = (page_ids.order_by(*ordering).limit(slot(Image.id, "limit")).offset(slot(Image.id, "offset"))
+                .alias("page"))
+    return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
 
 
 def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
@@ -273,9 +298,10 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     cuda_version, architecture; a missing or empty one is not applied.
     """
     filters = {key: value for key, value in filters.items() if value}
+    keys, values = tuple(sorted(filters)), _filter_values(filters)
     state = _state()
     if filters:
-        total = _count(db.obj.database, state.generation, tuple(sorted(filters.items())))
+        total = _count(db.obj.database, state.generation, keys, tuple(sorted(values.items())))
     else:
         total = state.image_count
 
@@ -288,7 +314,8 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
             direction = "asc" if order == "desc" else "desc"
             end = min(offset + limit, total)
             offset, limit = total - end, end - offset
-        items = _image_page(filters, sort_by, direction, offset, limit)
+        items = get_all(("image page", keys, sort_by, direction), lambda: _image_page(keys, sort_by, direction),
+                        limit=limit, offset=offset, **values)
         return items[::-1] if from_the_end else items
 
     return _page(read, page_no, page_size, total)
@@ -356,11 +383,14 @@ def delete_image(image_id, if_match=None, actor=NOBODY):
 def list_versions(image_id, page_no=None, page_size=None):
     """The image's versions, newest first: all of them (up to the newest 1000), or one page."""
     image = get_image(image_id)
-    newest_first = (Version.select().where(Version.image == image.id)
-                    .order_by(Version.create_time.desc(), Version.id.desc()))
+
+    def build():
+        return (Version.select().where(Version.image == slot(Version.image))
+                .order_by(Version.create_time.desc(), Version.id.desc())
+                .limit(slot(Version.id, "limit")).offset(slot(Version.id, "offset")))
 
     def read(offset, limit):
-        return list(newest_first.offset(offset).limit(limit))
+        return get_all("version page", build, image=image.id, limit=limit, offset=offset)
 
     # version_count changes in the same transaction as the versions, so it is the true count.
     if page_no is None and page_size is None:
@@ -435,8 +465,13 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
 def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
     filters = {"applicable_scope": applicable_scope} if applicable_scope else {}
-    images = list(Image.select(*SUMMARY_FIELDS).where(Image.status == "online", *_conditions(filters, correlated=True))
-                  .order_by(Image.create_time.desc(), Image.id.desc()).limit(limit))
+    keys = tuple(filters)
+
+    def build():
+        query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online", *_conditions(keys, correlated=True))
+        return query.order_by(Image.create_time.desc(), Image.id.desc()).limit(slot(Image.id, "limit"))
+
+    images = get_all(("feed", keys), build, limit=limit, **_filter_values(filters))
     versions = _versions_of(images, newest_first=True)
     for image in images:
         image.versions = versions[image.id]

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 
-from .db import db
+from .db import db, get_first, slot
 from .models import Token, utcnow
 
 # last_used_at is a hint for operators; writing it at most once a minute per token keeps
@@ -49,7 +49,8 @@ def is_expired(token, now):
 def authenticate(token):
     """The active Token that ``token`` is (known, not revoked, not expired), or None."""
     digest = hash_token(token)
-    found = Token.select().where(Token.token_hash == digest).first()
+    found = get_first("token by hash", lambda: Token.select().where(Token.token_hash == slot(Token.token_hash)),
+                      token_hash=digest)
     # The lookup is by hash, so it leaks nothing about the token; the comparison stays
     # constant-time all the same.
     if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at:
