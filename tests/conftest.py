@@ -147,13 +147,17 @@ def another_app(db_url):
         other.extensions["imagesvc.db"].close_all()
 
 
-@pytest.fixture(scope="session")
-def openapi_document():
+def load_openapi_document():
     """The app's own OpenAPI document (building it touches no database)."""
     app = create_app({"DATABASE_URL": "sqlite:///:memory:", "LOG_LEVEL": "ERROR", "METRICS": False})
     response = app.test_client().get("/api/openapi.json")
     assert response.status_code == 200
     return response.get_json()
+
+
+@pytest.fixture(scope="session")
+def openapi_document():
+    return load_openapi_document()
 
 
 @pytest.fixture

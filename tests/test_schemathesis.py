@@ -27,9 +27,10 @@ from hypothesis import HealthCheck
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance, use_after_free
 
-from imagesvc import create_app
 from imagesvc.db import db
 from imagesvc.models import CatalogState, Change, Image, ImageLabel, Version, VersionArchitecture
+
+from .conftest import load_openapi_document
 
 # CI: a few examples per operation and mode; `make fuzz` raises these.
 MAX_EXAMPLES = int(os.environ.get("IMAGESVC_FUZZ_EXAMPLES", "10"))
@@ -170,15 +171,7 @@ def with_contract_rules(document):
     return document
 
 
-def load_document():
-    """The app's own OpenAPI document (building it touches no database)."""
-    app = create_app({"DATABASE_URL": "sqlite:///:memory:", "LOG_LEVEL": "ERROR", "METRICS": False})
-    response = app.test_client().get("/api/openapi.json")
-    assert response.status_code == 200
-    return response.get_json()
-
-
-DOCUMENT = load_document()
+DOCUMENT = load_openapi_document()
 
 
 def configure(schema):
