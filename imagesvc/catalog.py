@@ -11,15 +11,15 @@ deadlock or lock wait timeout: everything it changes (the rows, the Change row, 
 is inside its one transaction, and what it does before the transaction it may do twice.
 """
 
-import functools
 import re
 import secrets
 from collections import defaultdict, namedtuple
 from contextlib import contextmanager
 
-from peewee import OP, SQL, Expression, IntegrityError, NodeList, Value, chunked, fn
+from peewee import IntegrityError, chunked
 
-from .db import db, execute, get_all, get_first, insert_rows, retry_when_busy, slot
+from . import search
+from .db import db, get_all, get_first, insert_rows, retry_when_busy, slot
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -39,19 +39,12 @@ from .schemas import CatalogImageSchema, VersionCreateSchema
 Actor = namedtuple("Actor", "token_name request_id", defaults=(None, None))
 NOBODY = Actor()  # changes made in-process (tests, embedding tools) without a token
 
-SORT_COLUMNS = {
-    "lastUpdateTime": Image.last_update_time,
-    "createTime": Image.create_time,
-    "name": Image.name_key,
-}
 # The unique index behind each Conflict field, as named in the database's error.
 CONFLICT_FIELDS = (("external_id_key", "imageId"), ("name_key", "name"), ("version_key", "version"))
 # Versions listed without paging: the newest ones, up to this many.
 VERSIONS_UNPAGED_LIMIT = 1000
 SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
 LABEL_FIELDS = {FRAMEWORK: "frameworks", SCOPE: "applicable_scopes"}
-# Filtered totals kept by catalog generation (see _count), the least recently used dropped first.
-COUNT_CACHE_SIZE = 512
 # An image's and a version's content as the API names it: history snapshots and catalog files.
 IMAGE_CONTENT = CatalogImageSchema(exclude=("versions",))
 VERSION_CONTENT = VersionCreateSchema()
@@ -116,19 +109,17 @@ def _touch(image):
     image.revision += 1
 
 
-def _record(action, image, actor, before=None, after=None, version=None):
+def _record(action, image, actor, before=None, after=None, version=None, images_added=0):
+    """Move the catalog on (its generation, and its image count by ``images_added``), then log the
+    change stamped with the generation it moved to: the last locks a write takes."""
+    CatalogState.update(generation=CatalogState.generation + 1,
+                        image_count=CatalogState.image_count + images_added).where(
+        CatalogState.id == CatalogState.ROW).execute()
     Change.create(
         action=action, image_pk=image.id, external_id=image.external_id, external_id_key=fold(image.external_id),
         image_name=image.name, version=version, before=before, after=after,
-        token_name=actor.token_name, request_id=actor.request_id, time=utcnow(),
+        token_name=actor.token_name, request_id=actor.request_id, time=utcnow(), generation=generation(),
     )
-
-
-def _advance(images_added=0):
-    """Move the catalog's generation (and its image count) on; the last lock a write takes."""
-    execute("advance the catalog", lambda: CatalogState.update(
-        generation=CatalogState.generation + 1, image_count=CatalogState.image_count + slot(CatalogState.image_count),
-    ).where(CatalogState.id == CatalogState.ROW), image_count=images_added)
 
 
 def _changed(before, after):
@@ -150,83 +141,6 @@ def _store_labels(image, kinds, new=False):
         ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
     rows = [(image.id, kind, fold(value)) for kind in kinds for value in getattr(image, LABEL_FIELDS[kind])]
     insert_rows(ImageLabel, (ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
-
-
-def _label_ids(kind, key):
-    return ImageLabel.select(ImageLabel.image).where(ImageLabel.kind == kind,
-                                                     ImageLabel.key == slot(ImageLabel.key, key))
-
-
-def _version_ids(column, key):
-    """Images with a version whose ``column`` is the filter's value or more precise (12 -> 12,
-    12.1, 12.1.1).
-
-    A range rather than LIKE '12.%' so both backends use the (column, image) index.
-    """
-    same_or_finer = ((column == slot(column, key))
-                     | ((column >= slot(column, f"{key}.from")) & (column < slot(column, f"{key}.to"))))
-    return Version.select(Version.image).where(same_or_finer)
-
-
-def _conditions(keys, correlated):
-    """The WHERE conditions of the image list's filters named ``keys``, a slot for each value
-    (``_filter_values`` fills them): one compiled query serves every value.
-
-    A filter on related rows (labels, versions) is either a correlated EXISTS, which a page read
-    in index order checks row by row until it is full, or an IN, which a count reads once.
-    """
-    conditions = []
-
-    def related(ids):
-        conditions.append(fn.EXISTS(ids.where(ids.model.image == Image.id)) if correlated else Image.id.in_(ids))
-
-    for column, key in ((Image.chip_type, "chip_type"), (Image.status, "status"), (Image.type, "image_type")):
-        if key in keys:
-            conditions.append(column == slot(column, key))
-    if "name" in keys:
-        # ESCAPE always, so that the SQL is the same whatever the name holds.
-        pattern = NodeList((slot(Image.name_key, "name"), SQL("ESCAPE"), Value("\\", converter=False)))
-        conditions.append(Expression(Image.name_key, OP.ILIKE, pattern))
-    if "framework" in keys:
-        related(_label_ids(FRAMEWORK, "framework"))
-    if "applicable_scope" in keys:
-        related(_label_ids(SCOPE, "applicable_scope"))
-    if "python_version" in keys:
-        related(_version_ids(Version.python_version, "python_version"))
-    if "cuda_version" in keys:
-        related(_version_ids(Version.cuda_version, "cuda_version"))
-    if "architecture" in keys:
-        related(VersionArchitecture.select(VersionArchitecture.image).where(
-            VersionArchitecture.architecture == slot(VersionArchitecture.architecture, "architecture")))
-    return conditions
-
-
-def _filter_values(filters):
-    """The values of the slots ``_conditions`` puts in for ``filters``."""
-    values = dict(filters)
-    if "name" in filters:  # a substring, its LIKE wildcards escaped
-        escaped = fold(filters["name"]).replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
-        values["name"] = f"%{escaped}%"
-    for key in ("framework", "applicable_scope"):
-        if key in filters:
-            values[key] = fold(filters[key])
-    for key in ("python_version", "cuda_version"):
-        if key in filters:
-            values[f"{key}.from"], values[f"{key}.to"] = filters[key] + ".", filters[key] + "/"
-    return values
-
-
-@functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
-def _count(database, generation, keys, values):
-    """How many images match the filters named ``keys`` (``values``: their slots' values, as
-    items), counted once per database and generation of the catalog.
-
-    A filtered count reads every match; the generation moves only with a write, so between
-    writes a repeated filter is answered from here.
-    """
-    return execute(("image count", keys),
-                   lambda: Image.select(fn.COUNT(Image.id)).where(*_conditions(keys, correlated=False)),
-                   **dict(values)).fetchone()[0]
 
 
 def _state():
@@ -261,8 +175,7 @@ def _delete(image, action, actor):
     Version.delete().where(Version.image == image.id).execute()
     ImageLabel.delete().where(ImageLabel.image == image.id).execute()
     image.delete_instance()
-    _record(action, image, actor, before=IMAGE_CONTENT.dump(image))
-    _advance(images_added=-1)
+    _record(action, image, actor, before=IMAGE_CONTENT.dump(image), images_added=-1)
 
 
 def is_new():
@@ -277,48 +190,27 @@ def generation():
 
 # ----- images -----
 
-def _image_page(keys, sort_by, order):
-    """The query of one page of images filtered on ``keys``, LIMIT and OFFSET in slots."""
-    column = SORT_COLUMNS[sort_by]
-    # The id breaks ties, so paging through a stable table never repeats or skips.
-    ordering = (column.desc(), Image.id.desc()) if order == "desc" else (column.asc(), Image.id.asc())
-    # The page's ids first, from the index alone, then only their rows: a deep page skips
-    # index entries, not table rows.
-    conditions = _conditions(keys, correlated=True)
-    page_ids = Image.select(Image.id).where(*conditions) if conditions else Image.select(Image.id)
-    page_ids = (page_ids.order_by(*ordering).limit(slot(Image.id, "limit")).offset(slot(Image.id, "offset"))
-                .alias("page"))
-    return Image.select(*SUMMARY_FIELDS).join(page_ids, on=(Image.id == page_ids.c.id)).order_by(*ordering)
-
-
 def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
-    """One page of the images matching every given filter, and their total.
+    """One page of the images matching every given filter, and their total (search.py).
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied.
     """
     filters = {key: value for key, value in filters.items() if value}
-    keys, values = tuple(sorted(filters)), _filter_values(filters)
-    state = _state()
-    if filters:
-        total = _count(db.obj.database, state.generation, keys, tuple(sorted(values.items())))
-    else:
-        total = state.image_count
+    total, ids = search.for_database().find(_state(), filters, sort_by, order == "desc",
+                                            (page_no - 1) * page_size, page_size)
+    return {"list": _summaries(ids), "total": total, "page_no": page_no, "page_size": page_size}
 
-    def read(offset, limit):
-        # A page in the second half is read from the other end, in the opposite order, and
-        # turned round: the last page costs what the first does, not a skip over most of the index.
-        from_the_end = offset > total // 2
-        direction = order
-        if from_the_end:
-            direction = "asc" if order == "desc" else "desc"
-            end = min(offset + limit, total)
-            offset, limit = total - end, end - offset
-        items = get_all(("image page", keys, sort_by, direction), lambda: _image_page(keys, sort_by, direction),
-                        limit=limit, offset=offset, **values)
-        return items[::-1] if from_the_end else items
 
-    return _page(read, page_no, page_size, total)
+def _summaries(ids):
+    """The images ``ids``, in that order, without their introductions; one gone meanwhile is left out."""
+    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_(ids))} if ids else {}
+    return [found[image_id] for image_id in ids if image_id in found]
+
+
+def load_search_index():
+    """Load this process's search index now rather than in its first list request."""
+    search.for_database().follow(_state())
 
 
 def get_image(image_id):
@@ -337,8 +229,7 @@ def create_image(fields, actor=NOBODY):
     with _transaction():
         image.save(force_insert=True)
         _store_labels(image, LABEL_FIELDS, new=True)
-        _record("create", image, actor, after=IMAGE_CONTENT.dump(image))
-        _advance(images_added=1)
+        _record("create", image, actor, after=IMAGE_CONTENT.dump(image), images_added=1)
     return image
 
 
@@ -354,7 +245,6 @@ def update_image(image_id, changes, if_match=None, actor=NOBODY):
         image.save()
         _store_labels(image, [kind for kind, field in LABEL_FIELDS.items() if field in changes])
         _record("update", image, actor, *_changed(before, IMAGE_CONTENT.dump(image)))
-        _advance()
     return image
 
 
@@ -367,7 +257,6 @@ def set_status(image_id, status, if_match=None, actor=NOBODY):
         _touch(image)
         image.save(only=[Image.status, Image.last_update_time, Image.revision])
         _record("status", image, actor, before={"status": before}, after={"status": status})
-        _advance()
     return image
 
 
@@ -415,7 +304,6 @@ def create_version(image_id, fields, actor=NOBODY):
         _touch(image)
         image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
         _record("version_create", image, actor, after=VERSION_CONTENT.dump(version), version=version.version)
-        _advance()
     return version
 
 
@@ -432,7 +320,6 @@ def delete_version(image_id, version, actor=NOBODY):
         _touch(image)
         image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
         _record("version_delete", image, actor, before=VERSION_CONTENT.dump(found), version=found.version)
-        _advance()
 
 
 # ----- history -----
@@ -464,14 +351,10 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
 
 def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
-    filters = {"applicable_scope": applicable_scope} if applicable_scope else {}
-    keys = tuple(filters)
-
-    def build():
-        query = Image.select(*SUMMARY_FIELDS).where(Image.status == "online", *_conditions(keys, correlated=True))
-        return query.order_by(Image.create_time.desc(), Image.id.desc()).limit(slot(Image.id, "limit"))
-
-    images = get_all(("feed", keys), build, limit=limit, **_filter_values(filters))
+    filters = {"status": "online", "applicable_scope": applicable_scope}
+    _, ids = search.for_database().find(_state(), {key: value for key, value in filters.items() if value},
+                                        "createTime", True, 0, limit)
+    images = _summaries(ids)
     versions = _versions_of(images, newest_first=True)
     for image in images:
         image.versions = versions[image.id]
@@ -561,8 +444,7 @@ def _import_entry(entry, actor):
             _add_version(image, version)
         image.version_count = len(entry["versions"])
         image.save(only=[Image.version_count])
-        _record("import", image, actor, after=IMAGE_CONTENT.dump(image))
-        _advance(images_added=1)
+        _record("import", image, actor, after=IMAGE_CONTENT.dump(image), images_added=1)
         return "created"
 
     before = IMAGE_CONTENT.dump(image)
@@ -580,5 +462,4 @@ def _import_entry(entry, actor):
     image.save()
     _store_labels(image, LABEL_FIELDS)
     _record("import", image, actor, before=changed_before, after=changed_after)
-    _advance()
     return "updated"

@@ -167,10 +167,13 @@ class Change(BaseModel):
     token_name = CharField(max_length=64, null=True)
     request_id = CharField(max_length=128, null=True)
     time = DateTimeField(default=utcnow)
+    # The catalog's generation this change moved it to: commits in this order (the search index).
+    generation = BigIntegerField(null=True)
 
     class Meta:
         table_name = "change_log"  # CHANGE is a reserved word in MySQL
         indexes = (
+            (("generation",), False),
             (("image_pk", "id"), False),
             (("external_id_key", "id"), False),
             (("token_name", "id"), False),

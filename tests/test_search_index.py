@@ -1,0 +1,123 @@
+"""Every list answer is exact through every kind of write: totals, members and order agree with
+the tables themselves, read here with plain queries, on both backends, whether the writes were
+made by the same app or by another one (another worker, with a search index of its own)."""
+
+import itertools
+
+import pytest
+
+from imagesvc.db import db
+from imagesvc.models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold
+
+# Query parameters -> what the oracle tests of each image.
+FILTERS = {
+    "framework": "PyTorch",
+    "applicableScope": "开发机",
+    "chipType": "NPU",
+    "status": "online",
+    "type": "public",
+    "pythonVersion": "3",
+    "cudaVersion": "12.1",
+    "architecture": "arm64",
+    "name": "Torch",
+}
+# Every filter alone, every pair, and all of them; each sort and order.
+QUERIES = [{}, *({key: FILTERS[key]} for key in FILTERS),
+           *(dict(pair) for pair in itertools.combinations(FILTERS.items(), 2)), dict(FILTERS)]
+SORTS = [("lastUpdateTime", "desc"), ("createTime", "asc"), ("name", "asc"), ("name", "desc")]
+
+
+def same_or_finer(version, wanted):
+    return version is not None and (version == wanted or version.startswith(wanted + "."))
+
+
+def oracle(query, sort_by, order):
+    """The ids the list must answer, read from the tables with plain queries."""
+    labels = {(label.image_id, label.kind, label.key) for label in ImageLabel.select()}
+    versions = list(Version.select())
+    architectures = {(row.image_id, row.architecture) for row in VersionArchitecture.select()}
+    tests = {
+        "framework": lambda image, value: (image.id, FRAMEWORK, fold(value)) in labels,
+        "applicableScope": lambda image, value: (image.id, SCOPE, fold(value)) in labels,
+        "chipType": lambda image, value: image.chip_type == value,
+        "status": lambda image, value: image.status == value,
+        "type": lambda image, value: image.type == value,
+        "pythonVersion": lambda image, value: any(v.image_id == image.id and same_or_finer(v.python_version, value)
+                                                  for v in versions),
+        "cudaVersion": lambda image, value: any(v.image_id == image.id and same_or_finer(v.cuda_version, value)
+                                                for v in versions),
+        "architecture": lambda image, value: (image.id, value) in architectures,
+        "name": lambda image, value: fold(value) in image.name_key,
+    }
+    column = {"lastUpdateTime": "last_update_time", "createTime": "create_time", "name": "name_key"}[sort_by]
+    found = [image for image in Image.select() if all(tests[key](image, value) for key, value in query.items())]
+    found.sort(key=lambda image: (getattr(image, column), image.id), reverse=order == "desc")
+    return [image.id for image in found]
+
+
+def assert_lists_exact(app, client, headers):
+    with app.app_context():
+        for query in QUERIES:
+            for sort_by, order in SORTS:
+                expected = oracle(query, sort_by, order)
+                params = {**query, "sortBy": sort_by, "order": order, "pageSize": 100}
+                data = client.get("/api/images", query_string=params, headers=headers).get_json()["data"]
+                assert (data["total"], [int(item["id"]) for item in data["list"]]) == (len(expected), expected), params
+                if len(expected) > 3:  # a page from the far end is read backwards and turned round
+                    params.update(pageSize=2, pageNo=(len(expected) + 1) // 2)
+                    data = client.get("/api/images", query_string=params, headers=headers).get_json()["data"]
+                    start = (params["pageNo"] - 1) * 2
+                    assert [int(item["id"]) for item in data["list"]] == expected[start:start + 2], params
+        db.close()
+
+
+@pytest.fixture
+def readers(app, client, another_app, auth_headers):
+    """Check every list through this app and through another one on the same database."""
+    other = another_app(RESPONSE_CACHE_MB=0)
+    headers = auth_headers("reader")
+
+    def check():
+        assert_lists_exact(app, client, headers)
+        assert_lists_exact(other, other.test_client(), headers)
+
+    return check
+
+
+@pytest.mark.config(RESPONSE_CACHE_MB=0)
+def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_headers, make_image, make_version,
+                                                      readers):
+    torch = make_image(name="PyTorch 2.5 训练", frameworks=["PyTorch"], applicableScopes=["开发机"], status="online",
+                       type="public")
+    npu = make_image(name="MindSpore NPU", chipType="NPU", frameworks=["MindSpore"],
+                     applicableScopes=["开发机", "推理"])
+    plain = make_image(name="plain torchvision", status="online")
+    readers()
+
+    make_version(torch["id"], "v1", pythonVersion="3.10", cudaVersion="12.1.1", architectures=["amd64", "arm64"])
+    make_version(npu["id"], "v1", pythonVersion="3.9", architectures=["arm64"])
+    readers()
+
+    def put(path, body):
+        response = client.put(path, json=body, headers=editor)
+        assert response.status_code == 200, response.get_json()
+
+    put(f"/api/images/{plain['id']}", {"frameworks": ["pytorch"], "applicableScopes": ["开发机"], "name": "Plain"})
+    put(f"/api/images/{npu['id']}/status", {"status": "online"})
+    put(f"/api/images/{torch['id']}/status", {"status": "offline"})
+    readers()
+
+    assert client.delete(f"/api/images/{torch['id']}/versions/v1", headers=editor).status_code == 200
+    assert client.delete(f"/api/images/{plain['id']}", headers=editor).status_code == 200
+    readers()
+
+    catalog = {"format": "imagesvc-catalog", "version": 1, "images": [
+        {"imageId": npu["imageId"], "name": "MindSpore NPU", "imageAddress": "r.example.com/ms:1", "chipType": "NPU",
+         "frameworks": ["PyTorch"], "applicableScopes": ["开发机"], "status": "online", "type": "public",
+         "versions": [{"version": "v2", "pythonVersion": "3.11", "cudaVersion": "12.1", "architectures": ["arm64"]}]},
+        {"imageId": "imported", "name": "imported torch", "imageAddress": "r.example.com/it:1", "status": "online",
+         "frameworks": ["PyTorch"], "versions": [{"version": "1", "pythonVersion": "3.12"}]},
+    ]}
+    response = client.post("/api/catalog/import?prune=true", json=catalog, headers=auth_headers("admin"))
+    assert response.status_code == 200, response.get_json()
+    readers()
