@@ -120,7 +120,7 @@ def post_worker_init(worker):
 
     with worker.wsgi.app_context():
         try:
-            catalog.load_search_index()
+            catalog.load_search_index(heartbeat=worker.notify)  # the arbiter's timeout counts meanwhile
         except UNAVAILABLE_ERRORS as exc:
             worker.log.warning("search index not loaded at start: %s", exc)
         finally:
@@ -147,9 +147,11 @@ def post_request(worker, req, environ, resp):
 
     A keep-alive client whose next request is already waiting would otherwise be served again
     and again without a switch (its read does not block), and the others wait: p99 in the
-    hundreds of ms under load.
+    hundreds of ms under load. ``gevent.idle()`` waits until every other ready greenlet and
+    socket has had its turn; ``sleep(0)`` does not poll the sockets first. Measured (wrk, 16
+    connections, varied lists): p99 0.19-1.13 s with sleep(0), 39-80 ms with idle().
     """
     if worker_class == "gevent":
         import gevent
 
-        gevent.sleep(0)
+        gevent.idle()

@@ -11,7 +11,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-STARTUP_SECONDS = 30
+# Workers load their search index before they serve: seconds for a million images.
+STARTUP_SECONDS = 120
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/net/tcp states of a connection the server still has to answer or close:
 # SYN_RECV, ESTABLISHED, CLOSE_WAIT (the client has gone, the worker has not noticed yet).
@@ -65,7 +66,7 @@ class Gunicorn:
                 with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as response:
                     if response.status == 200:
                         return
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # not listening yet, or a worker still loading its search index
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} in {STARTUP_SECONDS}s:\n"

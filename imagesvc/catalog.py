@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from peewee import IntegrityError, chunked
 
 from . import search
-from .db import db, get_all, get_first, insert_rows, retry_when_busy, slot
+from .db import db, retry_when_busy
 from .errors import Conflict, ImageNotFound, PreconditionFailed, VersionNotFound
 from .models import (
     FRAMEWORK,
@@ -33,7 +33,8 @@ from .models import (
     fold,
     utcnow,
 )
-from .schemas import CatalogImageSchema, VersionCreateSchema
+from .schemas import PAGE_SIZE_MAX, CatalogImageSchema, VersionCreateSchema
+from .statements import Statement, param
 
 # Who made a change, for its history: the token's name and the request's id.
 Actor = namedtuple("Actor", "token_name request_id", defaults=(None, None))
@@ -77,20 +78,19 @@ def _pk(image_id):
     return int(image_id)
 
 
+IMAGE_BY_ID = Statement(lambda: Image.select().where(Image.id == param(Image.id)))
+# Locked for the transaction, where the backend can (MySQL); SQLite's write lock covers it.
+IMAGE_BY_ID_LOCKED = Statement(lambda: IMAGE_BY_ID.build().for_update() if db.obj.for_update else IMAGE_BY_ID.build())
+
+
 def _image_by_id(image_id, lock=False):
     """The image with the id in a URL, or None; with ``lock``, locked for this transaction."""
-    def build():
-        query = Image.select().where(Image.id == slot(Image.id))
-        return query.for_update() if lock and db.obj.for_update else query
-
-    return get_first(("image by id", lock), build, id=_pk(image_id))
+    return (IMAGE_BY_ID_LOCKED if lock else IMAGE_BY_ID).first(id=_pk(image_id))
 
 
 def _version_by_name(image_pk, version):
     """The image's version called ``version`` (ignoring case), or None."""
-    return get_first("version by name", lambda: Version.select().where(
-        Version.image == slot(Version.image), Version.version_key == slot(Version.version_key)),
-        image=image_pk, version_key=fold(version))
+    return Version.select().where(Version.image == image_pk, Version.version_key == fold(version)).first()
 
 
 def _get_for_update(image_id, if_match=None):
@@ -140,11 +140,15 @@ def _store_labels(image, kinds, new=False):
     if not new:
         ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
     rows = [(image.id, kind, fold(value)) for kind in kinds for value in getattr(image, LABEL_FIELDS[kind])]
-    insert_rows(ImageLabel, (ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
+    if rows:
+        ImageLabel.insert_many(rows, fields=[ImageLabel.image, ImageLabel.kind, ImageLabel.key]).execute()
+
+
+CATALOG_STATE = Statement(lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))
 
 
 def _state():
-    return get_first("catalog state", lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))
+    return CATALOG_STATE.first()
 
 
 def _page(read, page_no, page_size, total):
@@ -164,9 +168,11 @@ def _add_version(image, fields):
     version.image_address = version.image_address or image.image_address
     version.create_time = version.create_time or utcnow()
     version.save(force_insert=True)
-    insert_rows(VersionArchitecture,
-                (VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture),
-                [(version.id, image.id, arch) for arch in version.architectures])
+    if version.architectures:
+        VersionArchitecture.insert_many(
+            [(version.id, image.id, arch) for arch in version.architectures],
+            fields=[VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture],
+        ).execute()
     return version
 
 
@@ -202,15 +208,23 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     return {"list": _summaries(ids), "total": total, "page_no": page_no, "page_size": page_size}
 
 
+# Up to a page of images by id, without their introductions; the ids not needed are 0 (no image).
+SUMMARIES = Statement(lambda: Image.select(*SUMMARY_FIELDS).where(
+    Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
+
+
 def _summaries(ids):
-    """The images ``ids``, in that order, without their introductions; one gone meanwhile is left out."""
-    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_(ids))} if ids else {}
+    """The images ``ids``, in that order; one gone meanwhile is left out."""
+    found = {}
+    for batch in chunked(ids, PAGE_SIZE_MAX):
+        padded = batch + [0] * (PAGE_SIZE_MAX - len(batch))
+        found.update((image.id, image) for image in SUMMARIES.rows(**{f"id{n}": pk for n, pk in enumerate(padded)}))
     return [found[image_id] for image_id in ids if image_id in found]
 
 
-def load_search_index():
+def load_search_index(heartbeat=None):
     """Load this process's search index now rather than in its first list request."""
-    search.for_database().follow(_state())
+    search.for_database().load(_state(), heartbeat)
 
 
 def get_image(image_id):
@@ -269,17 +283,17 @@ def delete_image(image_id, if_match=None, actor=NOBODY):
 
 # ----- versions -----
 
+VERSION_PAGE = Statement(lambda: Version.select().where(Version.image == param(Version.image))
+                         .order_by(Version.create_time.desc(), Version.id.desc())
+                         .limit(param(Version.id, "limit")).offset(param(Version.id, "offset")))
+
+
 def list_versions(image_id, page_no=None, page_size=None):
     """The image's versions, newest first: all of them (up to the newest 1000), or one page."""
     image = get_image(image_id)
 
-    def build():
-        return (Version.select().where(Version.image == slot(Version.image))
-                .order_by(Version.create_time.desc(), Version.id.desc())
-                .limit(slot(Version.id, "limit")).offset(slot(Version.id, "offset")))
-
     def read(offset, limit):
-        return get_all("version page", build, image=image.id, limit=limit, offset=offset)
+        return VERSION_PAGE.rows(image=image.id, limit=limit, offset=offset)
 
     # version_count changes in the same transaction as the versions, so it is the true count.
     if page_no is None and page_size is None:

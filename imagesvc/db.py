@@ -21,7 +21,7 @@ import time
 import weakref
 from urllib.parse import urlsplit
 
-from peewee import DatabaseProxy, InterfaceError, Model, MySQLDatabase, OperationalError, Value
+from peewee import DatabaseProxy, InterfaceError, Model, MySQLDatabase, OperationalError
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase, PooledSqliteDatabase
 from pymysql import MySQLError
@@ -111,122 +111,10 @@ def retry_when_busy(func):
     return run
 
 
-# ----- statements compiled once -----
-# peewee compiles a statement's SQL each time it runs it, which for what a request runs (a
-# lookup by key, an INSERT or UPDATE of one row) costs more than running it. These statements
-# are compiled once per backend, with a slot where each value goes.
-
-class _Slot:
-    __slots__ = ("field", "name")
-
-    def __init__(self, field, name):
-        self.field, self.name = field, name
-
-
-def slot(field, name=None):
-    """Where a value of ``field`` goes in a statement compiled once (``execute``, ``get_first``),
-    filled from the value called ``name`` (the field's name unless given)."""
-    return Value(_Slot(field, name or field.name), converter=False)
-
-
-_compiled = {}
-
-
-def _compiled_query(name, build):
-    """``build()``'s query, its SQL and its parameters (slots and constants), once per backend."""
-    key = (name, type(db.obj))
-    if key not in _compiled:
-        query = build()
-        _compiled[key] = (query, *query.sql())
-    return _compiled[key]
-
-
-def _run(name, build, values):
-    """The compiled query and the cursor of running it, each slot filled from ``values`` as
-    peewee would store it."""
-    query, sql, params = _compiled_query(name, build)
-    bound = [param.field.db_value(values[param.name]) if isinstance(param, _Slot) else param for param in params]
-    return query, db.execute_sql(sql, bound)
-
-
-def execute(name, build, /, **values):
-    """Run the statement ``build()`` makes (with ``slot``s), compiled once; returns the cursor."""
-    return _run(name, build, values)[1]
-
-
-def get_first(name, build, /, **values):
-    """The first row of a query ``build()`` makes (with ``slot``s), compiled once, or None.
-
-    The row becomes a model instance as peewee makes one (each column through its field's
-    ``python_value``), without resolving the cursor's columns anew each time.
-    """
-    query, cursor = _run(name, build, values)
-    row = cursor.fetchone()
-    return None if row is None else _instance(query, row)
-
-
-def get_all(name, build, /, **values):
-    """Every row of a query ``build()`` makes (with ``slot``s), compiled once, as model instances."""
-    query, cursor = _run(name, build, values)
-    return [_instance(query, row) for row in cursor.fetchall()]
-
-
-def _instance(query, row):
-    found = query.model(__no_default__=True)
-    found.__data__ = {field.name: field.python_value(value)
-                      for field, value in zip(query.selected_columns, row, strict=True)}
-    return found
-
-
-def insert_rows(model, fields, rows):
-    """INSERT ``rows`` (tuples of values of ``fields``) in one statement, compiled once per model,
-    fields and number of rows."""
-    if not rows:
-        return
-    fields = tuple(fields)
-
-    def build():
-        named = [[slot(field, f"{field.name}.{n}") for field in fields] for n in range(len(rows))]
-        return model.insert_many(named, fields=fields)
-
-    values = {f"{field.name}.{n}": value
-              for n, row in enumerate(rows) for field, value in zip(fields, row, strict=True)}
-    execute(("rows", model, fields, len(rows)), build, **values)
-
-
 class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
-
-    def save(self, force_insert=False, only=None):
-        """peewee's ``save``, each INSERT or UPDATE compiled once per model and set of columns."""
-        meta = self._meta
-        if not meta.auto_increment or meta.only_save_dirty or self.__rel__:
-            return super().save(force_insert=force_insert, only=only)
-        model, pk = type(self), meta.primary_key
-        names = [name for name in self.__data__ if name != pk.name]
-        if only is not None:
-            wanted = {getattr(field, "name", field) for field in only}
-            names = [name for name in names if name in wanted]
-        fields = tuple(meta.fields[name] for name in names)
-        if self._pk is None or force_insert:
-            if self._pk is not None:
-                fields = (pk, *fields)
-            cursor = execute(("insert", model, fields), lambda: model.insert({f: slot(f) for f in fields}),
-                             **self.__data__)
-            if self._pk is None:
-                self._pk = db.last_insert_id(cursor)
-                self._dirty.discard(pk.name)
-            rows = 1
-        else:
-            if not fields:
-                raise ValueError("no data to save!")
-            cursor = execute(("update", model, fields), lambda: model.update({f: slot(f) for f in fields})
-                             .where(pk == slot(pk)), **self.__data__)
-            rows = db.rows_affected(cursor)
-        self._dirty.difference_update(names)
-        return rows
 
 
 class WriterQueue:

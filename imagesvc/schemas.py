@@ -26,6 +26,8 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 IMAGE_REFERENCE = re.compile(
     rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
 )
+# The largest page any list serves.
+PAGE_SIZE_MAX = 100
 IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 DOTTED_VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,2}")
@@ -377,12 +379,12 @@ class QuerySchema(CamelSchema):
 
 class PageArgsSchema(QuerySchema):
     page_no = fields.Integer(validate=validate.Range(min=1))
-    page_size = fields.Integer(validate=validate.Range(min=1, max=100))
+    page_size = fields.Integer(validate=validate.Range(min=1, max=PAGE_SIZE_MAX))
 
 
 class ImageQueryArgsSchema(PageArgsSchema):
     page_no = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=PAGE_SIZE_MAX))
     # Filters have no length limit: a value longer than any stored one simply matches nothing.
     name = Text(metadata={"description": "Case-insensitive substring of the name."})
     framework = Text(metadata={"description": "A whole framework, ignoring case."})
@@ -565,7 +567,7 @@ ChangePageSchema = page_schema("ChangePageSchema", ChangeSchema)
 
 class HistoryArgsSchema(PageArgsSchema):
     page_no = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PAGE_SIZE_MAX))
 
 
 class AuditArgsSchema(HistoryArgsSchema):

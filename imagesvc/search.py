@@ -29,7 +29,7 @@ import weakref
 from array import array
 from collections import OrderedDict, defaultdict
 
-from peewee import Cast, fn
+from peewee import SQL, Cast, fn
 from pyroaring import BitMap
 
 from .db import db, is_mysql
@@ -44,11 +44,16 @@ VERSION_FILTERS = ("python_version", "cuda_version")
 NAME_TERMS = 256
 # Ids walked at a time when a page is looked for; a block's matches are counted at once.
 BLOCK = 4096
+# Matches sorted by their time rather than found by a walk, at most.
+SORT_AT_MOST = 4096
+TIME_ORDERS = {"createTime": "created", "lastUpdateTime": "updated"}
 # Changed images re-read at most per catch-up; more than that, and the index is loaded anew.
 CATCH_UP_LIMIT = 5000
-# Changed images read per query when catching up; ids read at a time when loading.
-LOAD_BATCH = 500
-LOAD_CHUNK = 20_000
+# Ids read at a time when loading; characters of a joined list of ids parsed at a time.
+LOAD_CHUNK = 50_000
+PARSE_PIECE = 1 << 16
+# What a change of these leaves as it was: the image's name.
+NAME_KEPT = ("status", "version_create", "version_delete")
 
 
 def for_database():
@@ -81,14 +86,14 @@ class SearchIndex:
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
         self.created, self.updated = array("q"), array("q")  # seconds, by id
-        self.name_hashes = array("q")  # hash of name_key, by id: tells when a name changed
         self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
         self.by_name = None  # ids by name_key; None until asked for after names changed
 
-    def follow(self, state):
-        """Bring the index up to the catalog state ``state`` (read before), or later."""
+    def load(self, state, heartbeat=None):
+        """Load the whole catalog now, at the catalog state ``state`` (read before) or later,
+        calling ``heartbeat()`` now and then (a gunicorn worker's, which loads before it serves)."""
         with self._lock:
-            self._catch_up(state)
+            self._load(state.generation, heartbeat)
 
     def find(self, state, filters, sort_by, descending, offset, limit):
         """How many images match every filter, and the ids of ``limit`` of them from ``offset`` on in the
@@ -129,7 +134,7 @@ class SearchIndex:
             # The folded name holds the folded term (peewee escapes its LIKE wildcards). Images
             # the index does not hold yet are left for the catch-up that brings them in.
             holding = Image.select(Image.id).where(Image.name_key.contains(term))
-            found = BitMap(image_id for (image_id,) in holding.tuples()) & self.ids
+            found = BitMap(image_id for (image_id,) in _rows(holding)) & self.ids
             self.names[term] = found
             if len(self.names) > NAME_TERMS:
                 self.names.popitem(last=False)
@@ -139,27 +144,29 @@ class SearchIndex:
 
     def _page(self, matches, sort_by, descending, offset, limit):
         """The ids of ``matches`` from ``offset`` on, ``limit`` of them, in the sort order."""
-        order = self._order(sort_by)
         total = len(matches)
         limit = min(limit, total - offset)
         if limit <= 0:
             return []
+        if total <= SORT_AT_MOST and sort_by in TIME_ORDERS:
+            # Few matches: sorting them costs less than a walk through every block.
+            keys = getattr(self, TIME_ORDERS[sort_by])
+            ids = matches.to_array()
+            ids = sorted(ids[::-1] if descending else ids, key=keys.__getitem__, reverse=descending)
+            return ids[offset:offset + limit]
+        order = self._order(sort_by)
         # From the nearer end: the last page costs what the first does.
-        forward = not descending
         if offset > total // 2:
-            forward, offset = not forward, total - offset - limit
-            return _walk(order, matches, forward, offset, limit, self.ids)[::-1]
-        return _walk(order, matches, forward, offset, limit, self.ids)
+            return _walk(order, matches, descending, total - offset - limit, limit, self.ids)[::-1]
+        return _walk(order, matches, not descending, offset, limit, self.ids)
 
     def _order(self, sort_by):
-        if sort_by == "createTime":
-            return self.by_created
-        if sort_by == "lastUpdateTime":
-            return self.by_updated
+        if sort_by in TIME_ORDERS:
+            return getattr(self, "by_" + TIME_ORDERS[sort_by])
         if self.by_name is None:
             # name_key is unique: its index alone gives the order, no tie to break.
-            by_name = Image.select(Image.id).order_by(Image.name_key).tuples()
-            self.by_name = array("I", (image_id for (image_id,) in by_name))
+            by_name = Image.select(Image.id).order_by(Image.name_key)
+            self.by_name = array("I", (image_id for (image_id,) in _rows(by_name)))
         return self.by_name
 
     # ----- following the catalog -----
@@ -169,15 +176,15 @@ class SearchIndex:
         if self.generation is None:
             self._load(state.generation)
         elif state.generation > self.generation:
-            changed = Change.select(Change.image_pk).where(Change.generation > self.generation,
-                                                           Change.generation <= state.generation)
-            image_ids = sorted({image_pk for (image_pk,) in changed.tuples()})
+            changes = Change.select(Change.image_pk, Change.action).where(Change.generation > self.generation,
+                                                                          Change.generation <= state.generation)
+            changes = changes.tuples()
+            image_ids = sorted({image_pk for image_pk, _ in changes})
             if len(image_ids) > CATCH_UP_LIMIT:
                 self._load(state.generation)
             else:
-                rows = [_read_rows(image_ids[start:start + LOAD_BATCH])
-                        for start in range(0, len(image_ids), LOAD_BATCH)]
-                self._update(image_ids, rows, state.generation)
+                renamed = sorted({image_pk for image_pk, action in changes if action not in NAME_KEPT})
+                self._update(image_ids, renamed, state.generation)
         else:
             return
         if len(self.ids) != state.image_count:
@@ -187,67 +194,55 @@ class SearchIndex:
                 log.warning("search index: the catalog changed outside the change log; loading it again")
                 self._load(now.generation)
 
-    def _load(self, generation):
+    def _load(self, generation, heartbeat=None):
         """Read the whole catalog afresh, a range of ids at a time; ``generation`` was read
         before it (what changes meanwhile is caught up with next)."""
         self._clear()
         last_id = Image.select(fn.MAX(Image.id)).scalar() or 0
         for first in range(1, last_id + 1, LOAD_CHUNK):
-            self._set(_read_rows(range(first, first + LOAD_CHUNK)))
+            self._set_times(_read_times(range(first, first + LOAD_CHUNK)))
+            if heartbeat:
+                heartbeat()
             time.sleep(0)  # under gevent, let the worker's other requests run
-        for order, keys in ((self.by_created, self.created), (self.by_updated, self.updated)):
-            order.extend(sorted(self.ids, key=lambda i, k=keys: (k[i], i)))
+        self.facets.update(_read_facets(None))
+        # Sorting ids in ascending order by key alone puts ties in id order (the sort is stable).
+        self.by_created.extend(sorted(self.ids, key=self.created.__getitem__))
+        self.by_updated.extend(sorted(self.ids, key=self.updated.__getitem__))
         self.generation = generation
 
-    def _update(self, image_ids, batches, generation):
-        """Replace what the index holds of ``image_ids`` with the rows read of them.
-
-        Runs without a query, so no other request of this process sees it half done.
-        """
-        before = {image_id: self.name_hashes[image_id] if image_id in self.ids else None for image_id in image_ids}
+    def _update(self, image_ids, renamed, generation):
+        """Read ``image_ids`` (``renamed``: those whose name may have changed) again."""
+        times = _read_times(image_ids)
+        facets = _read_facets(image_ids)
+        names = dict(db.execute_sql(*Image.select(Image.id, Image.name_key).where(Image.id.in_(renamed)).sql())
+                     .fetchall()) if renamed and self.names else {}
+        # From here on, no query: no other request of this process sees the index half done.
         for image_id in image_ids:
             self._remove(image_id)
-        names = {}
-        for rows in batches:
-            names.update(self._set(rows))
-        for image_id in names:
+        self._set_times(times)
+        for image_id, _, _ in times:
             for order, keys in ((self.by_created, self.created), (self.by_updated, self.updated)):
                 bisect.insort(order, image_id, key=lambda i, k=keys: (k[i], i))
-        if any(image_id not in names or hash(names[image_id]) != name_hash for image_id, name_hash in before.items()):
+        for key, found in facets.items():
+            self.facets[key] |= found
+        if renamed:
             self.by_name = None  # read again when next asked for
         for term, ids in self.names.items():
-            for image_id in image_ids:
+            for image_id in renamed:
                 if term in names.get(image_id, ""):
                     ids.add(image_id)
                 else:
                     ids.discard(image_id)
         self.generation = generation
 
-    def _set(self, rows):
-        """Add the images of ``rows`` (from ``_read_rows``); returns their name keys by id."""
-        images, labels, versions, architectures = rows
-        names = {}
-        for image_id, chip_type, status, image_type, created, updated, name_key in images:
+    def _set_times(self, rows):
+        """Add the images of ``rows``: (id, created, last updated)."""
+        for keys in (self.created, self.updated):
+            if rows and len(keys) <= rows[-1][0]:
+                keys.extend(bytes(keys.itemsize * (rows[-1][0] + 1 - len(keys))))
+        for image_id, created, updated in rows:
             self.ids.add(image_id)
-            for keys in (self.created, self.updated, self.name_hashes):
-                if len(keys) <= image_id:
-                    keys.extend(bytes(keys.itemsize * (image_id + 1 - len(keys))))
             self.created[image_id], self.updated[image_id] = created, updated
-            self.name_hashes[image_id] = hash(name_key)
-            names[image_id] = name_key
-            self.facets["chip_type", chip_type].add(image_id)
-            self.facets["status", status].add(image_id)
-            self.facets["image_type", image_type].add(image_id)
-        for image_id, kind, key in labels:
-            self.facets[LABEL_FILTERS[kind], key].add(image_id)
-        for image_id, python_version, cuda_version in versions:
-            if python_version:
-                self.facets["python_version", python_version].add(image_id)
-            if cuda_version:
-                self.facets["cuda_version", cuda_version].add(image_id)
-        for image_id, architecture in architectures:
-            self.facets["architecture", architecture].add(image_id)
-        return names
 
     def _remove(self, image_id):
         if image_id not in self.ids:
@@ -282,18 +277,73 @@ def _walk(order, matches, forward, skip, limit, every):
     return found
 
 
-def _read_rows(image_ids):
-    """What the index holds of the images ``image_ids`` (a list or a range), as four lists of
-    tuples: images, labels, versions and architectures."""
-    def of(column):
-        if isinstance(image_ids, range):
-            return column.between(image_ids.start, image_ids.stop - 1)
-        return column.in_(image_ids)
+def _of(column, image_ids):
+    """``column`` is one of ``image_ids``: a list, a range of ids, or None for all of them."""
+    if image_ids is None:
+        return SQL("1 = 1")
+    if isinstance(image_ids, range):
+        return column.between(image_ids.start, image_ids.stop - 1)
+    return column.in_(image_ids)
 
-    images = Image.select(Image.id, Image.chip_type, Image.status, Image.type, _epoch(Image.create_time),
-                          _epoch(Image.last_update_time), Image.name_key).where(of(Image.id))
-    labels = ImageLabel.select(ImageLabel.image, ImageLabel.kind, ImageLabel.key).where(of(ImageLabel.image))
-    versions = Version.select(Version.image, Version.python_version, Version.cuda_version).where(of(Version.image))
-    architectures = (VersionArchitecture.select(VersionArchitecture.image, VersionArchitecture.architecture)
-                     .where(of(VersionArchitecture.image)))
-    return [list(query.tuples()) for query in (images, labels, versions, architectures)]
+
+def _rows(query):
+    """The rows of ``query`` as the driver gives them: the values need no conversion, and
+    peewee's model rows would cost more than the rest of a load."""
+    return db.execute_sql(*query.sql()).fetchall()
+
+
+def _read_times(image_ids):
+    """(id, created, last updated) of the images ``image_ids``, in id order."""
+    return _rows(Image.select(Image.id, _epoch(Image.create_time), _epoch(Image.last_update_time))
+                 .where(_of(Image.id, image_ids)).order_by(Image.id))
+
+
+def _read_facets(image_ids):
+    """The bitmap of each filter value the images ``image_ids`` have, by (filter, value).
+
+    For the whole catalog (None), one row per value, its ids joined into one text by the
+    database: a few rows rather than millions (a million images make texts of a few MB: MySQL's
+    limit is raised to fit). For a few images, a row per image and value.
+    """
+    whole = image_ids is None
+    if whole and is_mysql():
+        db.execute_sql("SET SESSION group_concat_max_len = 4294967295")
+
+    def by_value(model, facet, value, image, *where):
+        """(facet, value, ids) rows of ``model``: ``facet`` names what ``value`` is."""
+        ids = fn.GROUP_CONCAT(image.distinct()).coerce(False) if whole else image
+        query = model.select(facet, value, ids).where(_of(image, image_ids), *where)
+        return query.group_by(facet, value) if whole else query
+
+    queries = [
+        by_value(Image, SQL("'chip_type'"), Image.chip_type, Image.id),
+        by_value(Image, SQL("'status'"), Image.status, Image.id),
+        by_value(Image, SQL("'image_type'"), Image.type, Image.id),
+        by_value(ImageLabel, ImageLabel.kind, ImageLabel.key, ImageLabel.image),
+        *(by_value(Version, SQL(f"'{column.name}'"), column, Version.image, column.is_null(False))
+          for column in (Version.python_version, Version.cuda_version)),
+        by_value(VersionArchitecture, SQL("'architecture'"), VersionArchitecture.architecture,
+                 VersionArchitecture.image),
+    ]
+    facets = defaultdict(BitMap)
+    for query in queries:
+        for facet, value, ids in _rows(query):
+            key = LABEL_FILTERS.get(facet, facet), value
+            if whole:
+                facets[key] = _parse_ids(ids)
+            else:
+                facets[key].add(ids)
+    return facets
+
+
+def _parse_ids(joined):
+    """The ids in a comma-joined text, parsed a piece at a time: a list of a million
+    numbers' texts would cost more memory than the whole index."""
+    found = BitMap()
+    start = 0
+    while start < len(joined):
+        end = joined.find(",", start + PARSE_PIECE)
+        end = len(joined) if end < 0 else end
+        found.update(map(int, joined[start:end].split(",")))
+        start = end + 1
+    return found

@@ -9,8 +9,9 @@ import hashlib
 import hmac
 import secrets
 
-from .db import db, get_first, slot
+from .db import db
 from .models import Token, utcnow
+from .statements import Statement, param
 
 # last_used_at is a hint for operators; writing it at most once a minute per token keeps
 # reads from taking the write lock on every request.
@@ -46,11 +47,13 @@ def is_expired(token, now):
     return token.expires_at is not None and now >= token.expires_at
 
 
+TOKEN_BY_HASH = Statement(lambda: Token.select().where(Token.token_hash == param(Token.token_hash)))
+
+
 def authenticate(token):
     """The active Token that ``token`` is (known, not revoked, not expired), or None."""
     digest = hash_token(token)
-    found = get_first("token by hash", lambda: Token.select().where(Token.token_hash == slot(Token.token_hash)),
-                      token_hash=digest)
+    found = TOKEN_BY_HASH.first(token_hash=digest)
     # The lookup is by hash, so it leaks nothing about the token; the comparison stays
     # constant-time all the same.
     if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at:

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from imagesvc import search
 from imagesvc.db import db
 from imagesvc.models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold
 
@@ -31,35 +32,46 @@ def same_or_finer(version, wanted):
     return version is not None and (version == wanted or version.startswith(wanted + "."))
 
 
-def oracle(query, sort_by, order):
-    """The ids the list must answer, read from the tables with plain queries."""
-    labels = {(label.image_id, label.kind, label.key) for label in ImageLabel.select()}
-    versions = list(Version.select())
-    architectures = {(row.image_id, row.architecture) for row in VersionArchitecture.select()}
-    tests = {
-        "framework": lambda image, value: (image.id, FRAMEWORK, fold(value)) in labels,
-        "applicableScope": lambda image, value: (image.id, SCOPE, fold(value)) in labels,
-        "chipType": lambda image, value: image.chip_type == value,
-        "status": lambda image, value: image.status == value,
-        "type": lambda image, value: image.type == value,
-        "pythonVersion": lambda image, value: any(v.image_id == image.id and same_or_finer(v.python_version, value)
-                                                  for v in versions),
-        "cudaVersion": lambda image, value: any(v.image_id == image.id and same_or_finer(v.cuda_version, value)
-                                                for v in versions),
-        "architecture": lambda image, value: (image.id, value) in architectures,
-        "name": lambda image, value: fold(value) in image.name_key,
-    }
-    column = {"lastUpdateTime": "last_update_time", "createTime": "create_time", "name": "name_key"}[sort_by]
-    found = [image for image in Image.select() if all(tests[key](image, value) for key, value in query.items())]
-    found.sort(key=lambda image: (getattr(image, column), image.id), reverse=order == "desc")
-    return [image.id for image in found]
+class Oracle:
+    """The ids each list must answer, from the tables read with plain queries."""
+
+    def __init__(self):
+        self.images = list(Image.select())
+        self.labels = {(label.image_id, label.kind, label.key) for label in ImageLabel.select()}
+        self.versions = list(Version.select())
+        self.architectures = {(row.image_id, row.architecture) for row in VersionArchitecture.select()}
+
+    def has_version(self, image, column, wanted):
+        return any(version.image_id == image.id and same_or_finer(getattr(version, column), wanted)
+                   for version in self.versions)
+
+    def matches(self, image, key, value):
+        return {
+            "framework": lambda: (image.id, FRAMEWORK, fold(value)) in self.labels,
+            "applicableScope": lambda: (image.id, SCOPE, fold(value)) in self.labels,
+            "chipType": lambda: image.chip_type == value,
+            "status": lambda: image.status == value,
+            "type": lambda: image.type == value,
+            "pythonVersion": lambda: self.has_version(image, "python_version", value),
+            "cudaVersion": lambda: self.has_version(image, "cuda_version", value),
+            "architecture": lambda: (image.id, value) in self.architectures,
+            "name": lambda: fold(value) in image.name_key,
+        }[key]()
+
+    def ids(self, query, sort_by, order):
+        column = {"lastUpdateTime": "last_update_time", "createTime": "create_time", "name": "name_key"}[sort_by]
+        found = [image for image in self.images
+                 if all(self.matches(image, key, value) for key, value in query.items())]
+        found.sort(key=lambda image: (getattr(image, column), image.id), reverse=order == "desc")
+        return [image.id for image in found]
 
 
 def assert_lists_exact(app, client, headers):
     with app.app_context():
+        oracle = Oracle()
         for query in QUERIES:
             for sort_by, order in SORTS:
-                expected = oracle(query, sort_by, order)
+                expected = oracle.ids(query, sort_by, order)
                 params = {**query, "sortBy": sort_by, "order": order, "pageSize": 100}
                 data = client.get("/api/images", query_string=params, headers=headers).get_json()["data"]
                 assert (data["total"], [int(item["id"]) for item in data["list"]]) == (len(expected), expected), params
@@ -71,9 +83,14 @@ def assert_lists_exact(app, client, headers):
         db.close()
 
 
-@pytest.fixture
-def readers(app, client, another_app, auth_headers):
-    """Check every list through this app and through another one on the same database."""
+@pytest.fixture(params=["sorted", "walked"])
+def readers(request, monkeypatch, app, client, another_app, auth_headers):
+    """Check every list through this app and through another one on the same database; with the
+    few matches a test has sorted by their time (as the index does with few), or found by a walk
+    through blocks of two ids (as it does with many)."""
+    if request.param == "walked":
+        monkeypatch.setattr(search, "SORT_AT_MOST", 0)
+        monkeypatch.setattr(search, "BLOCK", 2)
     other = another_app(RESPONSE_CACHE_MB=0)
     headers = auth_headers("reader")
 

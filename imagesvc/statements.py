@@ -1,0 +1,59 @@
+"""Statements compiled once.
+
+peewee builds a query's SQL anew every time it runs it, which costs more than running it for
+the few statements every request makes: the token by its hash, an image by id, the catalog
+state, a page of rows by id. A ``Statement`` is such a query, built once per backend with a
+``param`` where each value goes, then run with peewee's public API alone: ``Query.sql()``,
+``Database.execute_sql()`` and ``Model.raw()``, whose rows peewee makes as it makes any
+model's. What it buys is measured in bench/README.md.
+"""
+
+from peewee import Value
+
+from .db import db
+
+
+class _Param:
+    __slots__ = ("field", "name")
+
+    def __init__(self, field, name):
+        self.field, self.name = field, name
+
+
+def param(field, name=None):
+    """Where a value of ``field`` goes, filled from the value called ``name`` (the field's name
+    unless given), converted as the field converts what it stores."""
+    return Value(_Param(field, name or field.name), converter=False)
+
+
+class Statement:
+    """A query built by ``build()`` once per backend, run with values for its ``param``s."""
+
+    def __init__(self, build):
+        self.build = build
+        self._compiled = {}
+
+    def _bind(self, values):
+        backend = type(db.obj)
+        if backend not in self._compiled:
+            query = self.build()
+            self._compiled[backend] = (query, *query.sql())
+        query, sql, params = self._compiled[backend]
+        bound = [param.field.db_value(values[param.name]) if isinstance(param, _Param) else param
+                 for param in params]
+        return query, sql, bound
+
+    def execute(self, **values):
+        """Run it; the cursor."""
+        _, sql, bound = self._bind(values)
+        return db.execute_sql(sql, bound)
+
+    def rows(self, **values):
+        """Run a SELECT; its rows as model instances."""
+        query, sql, bound = self._bind(values)
+        return list(query.model.raw(sql, *bound))
+
+    def first(self, **values):
+        """Run a SELECT; its first row as a model instance, or None."""
+        rows = self.rows(**values)
+        return rows[0] if rows else None
