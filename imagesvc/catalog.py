@@ -207,12 +207,13 @@ def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc",
     """One page of the images matching every given filter, and their total (search.py).
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
-    cuda_version, architecture; a missing or empty one is not applied.
+    cuda_version, architecture; a missing or empty one is not applied. The page's images come
+    as (id, stamp) (search.py); ``image_summaries`` reads them.
     """
     filters = {key: value for key, value in filters.items() if value}
-    total, ids = search.for_database().find(_state(), filters, sort_by, order == "desc",
-                                            (page_no - 1) * page_size, page_size)
-    return {"list": _summaries(ids), "total": total, "page_no": page_no, "page_size": page_size}
+    total, page = search.for_database().find(_state(), filters, sort_by, order == "desc",
+                                             (page_no - 1) * page_size, page_size)
+    return {"list": page, "total": total, "page_no": page_no, "page_size": page_size}
 
 
 # A page of images by id, without their introductions; the ids not needed are 0 (no image).
@@ -220,18 +221,12 @@ SUMMARIES = Statement(lambda: Image.select(*SUMMARY_FIELDS).where(
     Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
 
 
-def _summaries(ids):
-    """The images ``ids`` (a page at most) as dicts of their columns, in that order; one gone
-    meanwhile is left out. Dicts, not models: a page is only shown, and building models cost
-    a fifth of a list request."""
+def image_summaries(ids):
+    """The images ``ids`` (a page at most) as dicts of their columns, by id; one gone meanwhile
+    is left out. Dicts, not models: they are only shown, and building models cost a fifth of a
+    list request."""
     padded = ids + [0] * (PAGE_SIZE_MAX - len(ids))
-    found = {image["id"]: image for image in SUMMARIES.dicts(**{f"id{n}": pk for n, pk in enumerate(padded)})}
-    return _in_order(ids, found)
-
-
-def _in_order(ids, found):
-    """The values of ``found`` (by id) in the order of ``ids``; an id not found is left out."""
-    return [found[image_id] for image_id in ids if image_id in found]
+    return {image["id"]: image for image in SUMMARIES.dicts(**{f"id{n}": pk for n, pk in enumerate(padded)})}
 
 
 def load_search_index(heartbeat=None):
@@ -378,9 +373,10 @@ def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20
 def feed(applicable_scope=None, limit=1000):
     """The online images (of a scope), newest first, each with its versions, newest first."""
     filters = {"status": "online", "applicable_scope": applicable_scope}
-    _, ids = search.for_database().find(_state(), {key: value for key, value in filters.items() if value},
-                                        "createTime", True, 0, limit)
-    images = _in_order(ids, {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_(ids))})
+    _, page = search.for_database().find(_state(), {key: value for key, value in filters.items() if value},
+                                         "createTime", True, 0, limit)
+    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_([pk for pk, _ in page]))}
+    images = [found[pk] for pk, _ in page if pk in found]
     versions = _versions_of(images, newest_first=True)
     for image in images:
         image.versions = versions[image.id]

@@ -275,11 +275,20 @@ class Itself(fields.Nested):
         return obj
 
 
-def page_schema(name, item_schema, optional=()):
-    """The ``data`` of a page: ``list``, the true ``total``, ``pageNo`` and ``pageSize``."""
+class Dumped(fields.Nested):
+    """A nested object that comes dumped already (responses.with_summaries): passed on as it
+    is, and documented as its schema."""
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        return nested_obj
+
+
+def page_schema(name, item_schema, optional=(), dumped=False):
+    """The ``data`` of a page: ``list``, the true ``total``, ``pageNo`` and ``pageSize``; with
+    ``dumped``, the list's items come dumped already."""
     return type(name, (ResponseSchema,), {
         "OPTIONAL": optional,
-        "list": fields.List(fields.Nested(item_schema)),
+        "list": fields.List((Dumped if dumped else fields.Nested)(item_schema)),
         "total": fields.Integer(metadata={"description": "Every match, not only this page's."}),
         "page_no": fields.Integer(),
         "page_size": fields.Integer(),
@@ -403,7 +412,7 @@ class ImageQueryArgsSchema(PageArgsSchema):
     order = Enum("SortOrder", load_default="desc")
 
 
-ImagePageSchema = page_schema("ImagePageSchema", ImageSummarySchema)
+ImagePageSchema = page_schema("ImagePageSchema", ImageSummarySchema, dumped=True)
 
 
 # ----- versions -----

@@ -22,6 +22,7 @@ state's: a catalog changed behind the app's back (rows deleted by hand) is loade
 """
 
 import bisect
+import itertools
 import logging
 import threading
 import time
@@ -66,6 +67,8 @@ def for_database():
 
 
 _indexes = weakref.WeakKeyDictionary()
+# Stamps are unique in the process, whatever the database.
+_stamps = itertools.count(1)
 
 
 def _epoch(column):
@@ -86,6 +89,7 @@ class SearchIndex:
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
         self.created, self.updated = array("q"), array("q")  # seconds, by id
+        self.stamps = array("Q")  # by id: see find()
         self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
         self.by_name = None  # ids by name_key; None until asked for after names changed
 
@@ -96,12 +100,16 @@ class SearchIndex:
             self._load(state.generation, heartbeat)
 
     def find(self, state, filters, sort_by, descending, offset, limit):
-        """How many images match every filter, and the ids of ``limit`` of them from ``offset`` on in the
-        sort order, as of the catalog state ``state`` (read before) or later."""
+        """How many images match every filter, and ``limit`` of them from ``offset`` on in the sort
+        order as (id, stamp), as of the catalog state ``state`` (read before) or later.
+
+        An image's stamp is new each time the index reads it, after each change: what was made
+        of the image as it was at one stamp may be kept under it (responses.py)."""
         with self._lock:
             self._catch_up(state)
             matches = self._matching(filters)
-            return len(matches), self._page(matches, sort_by, descending, offset, limit)
+            return len(matches), [(image_id, self.stamps[image_id])
+                                  for image_id in self._page(matches, sort_by, descending, offset, limit)]
 
     # ----- reading -----
 
@@ -237,12 +245,13 @@ class SearchIndex:
 
     def _set_times(self, rows):
         """Add the images of ``rows``: (id, created, last updated)."""
-        for keys in (self.created, self.updated):
+        for keys in (self.created, self.updated, self.stamps):
             if rows and len(keys) <= rows[-1][0]:
                 keys.extend(bytes(keys.itemsize * (rows[-1][0] + 1 - len(keys))))
         for image_id, created, updated in rows:
             self.ids.add(image_id)
             self.created[image_id], self.updated[image_id] = created, updated
+            self.stamps[image_id] = next(_stamps)
 
     def _remove(self, image_id):
         if image_id not in self.ids:

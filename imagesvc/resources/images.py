@@ -53,7 +53,7 @@ class Images(MethodView):
 
         Role: reader. Every filter is optional and an empty value means "not given".
         """
-        return catalog.list_images(**args)
+        return responses.with_summaries(catalog.list_images(**args))
 
     @auth.login_required(role="editor")
     @blp.arguments(ImageCreateSchema)
