@@ -306,8 +306,9 @@ def open_database(url, *, stale_timeout=300, busy_timeout=10):
         params = parse_db_url(url, unquote_password=True, unquote_user=True)
         return MySQLPool(
             charset="utf8mb4",
-            # Naive DATETIMEs are UTC; NOW() and friends must agree.
-            init_command="SET time_zone = '+00:00'",
+            # Naive DATETIMEs are UTC; NOW() and friends must agree. The search index reads ids
+            # joined by GROUP_CONCAT, a few MB for a large catalog (imagesvc/search.py).
+            init_command="SET time_zone = '+00:00', group_concat_max_len = 4294967295",
             connect_timeout=5,
             stale_timeout=stale_timeout,
             max_connections=64,

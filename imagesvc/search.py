@@ -141,8 +141,8 @@ class SearchIndex:
         if found is None:
             # The folded name holds the folded term (peewee escapes its LIKE wildcards). Images
             # the index does not hold yet are left for the catch-up that brings them in.
-            holding = Image.select(Image.id).where(Image.name_key.contains(term))
-            found = BitMap(image_id for (image_id,) in _rows(holding)) & self.ids
+            holding = Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
+            found = _parse_ids(_rows(holding)[0][0] or "") & self.ids
             self.names[term] = found
             if len(self.names) > NAME_TERMS:
                 self.names.popitem(last=False)
@@ -312,11 +312,9 @@ def _read_facets(image_ids):
 
     For the whole catalog (None), one row per value, its ids joined into one text by the
     database: a few rows rather than millions (a million images make texts of a few MB: MySQL's
-    limit is raised to fit). For a few images, a row per image and value.
+    limit is raised to fit, db.py). For a few images, a row per image and value.
     """
     whole = image_ids is None
-    if whole and is_mysql():
-        db.execute_sql("SET SESSION group_concat_max_len = 4294967295")
 
     def by_value(model, facet, value, image, *where):
         """(facet, value, ids) rows of ``model``: ``facet`` names what ``value`` is."""
