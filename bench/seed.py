@@ -420,18 +420,20 @@ def made_chunks(plans, processes=WORKER_PROCESSES, ahead=2 * WORKER_PROCESSES):
 
 @contextmanager
 def indexes_built_afterwards(database):
-    """On SQLite, drop every index for the load and create it again from its own SQL afterwards:
-    one sort per index costs less than inserting into each index row by row."""
+    """On SQLite, drop every index and trigger for the load and create them again from their own
+    SQL afterwards: one sort per index costs less than inserting into each index row by row. The
+    name trigram index (migration 0006), kept by triggers, is then built whole."""
     if not isinstance(database, SqliteDatabase):
         yield
         return
-    indexes = database.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
-    indexes = indexes.fetchall()
-    for name, _ in indexes:
-        database.execute_sql(f'DROP INDEX "{name}"')
+    schema = database.execute_sql("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+                                  " AND sql IS NOT NULL").fetchall()
+    for kind, name, _ in schema:
+        database.execute_sql(f'DROP {kind.upper()} "{name}"')
     yield
-    for _, sql in indexes:
+    for _, _, sql in schema:
         database.execute_sql(sql)
+    database.execute_sql("INSERT INTO image_name (image_name) VALUES ('rebuild')")
 
 
 def seed(database_url, images, seed=DEFAULT_SEED):

@@ -30,7 +30,7 @@ import weakref
 from array import array
 from collections import OrderedDict, defaultdict
 
-from peewee import SQL, Cast, fn
+from peewee import SQL, Cast, Table, fn
 from pyroaring import BitMap
 
 from .db import db, is_mysql
@@ -139,10 +139,8 @@ class SearchIndex:
     def _name_matches(self, term):
         found = self.names.get(term)
         if found is None:
-            # The folded name holds the folded term (peewee escapes its LIKE wildcards). Images
-            # the index does not hold yet are left for the catch-up that brings them in.
-            holding = Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
-            found = _parse_ids(_rows(holding)[0][0] or "") & self.ids
+            # Images the index does not hold yet are left for the catch-up that brings them in.
+            found = _parse_ids(_rows(_holding(term))[0][0] or "") & self.ids
             self.names[term] = found
             if len(self.names) > NAME_TERMS:
                 self.names.popitem(last=False)
@@ -284,6 +282,21 @@ def _walk(order, matches, forward, skip, limit, every):
                 if len(found) == limit:
                     return found
     return found
+
+
+# SQLite's trigram index of names (migration 0006).
+IMAGE_NAME = Table("image_name").bind(db)
+
+
+def _holding(term):
+    """The query of the ids, joined, of the images whose folded name holds the folded ``term``.
+
+    On SQLite a term of three characters or more, with no LIKE wildcard in it, is looked up in
+    the trigram index; anything else reads every name from the name_key index (peewee escapes
+    the wildcards)."""
+    if not is_mysql() and len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
+        return IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(IMAGE_NAME.c.name_key ** f"%{term}%")
+    return Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
 
 
 def _of(column, image_ids):

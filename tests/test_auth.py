@@ -7,6 +7,7 @@ import stat
 from urllib.parse import urljoin
 
 import pytest
+from playhouse.shortcuts import model_to_dict
 
 from imagesvc import create_app, tokens
 from imagesvc.db import db
@@ -242,7 +243,7 @@ def test_token_create_without_a_valid_role_fails(runner, args):
 def test_token_is_stored_only_as_a_hash(runner, token_row):
     token = runner.invoke(args=["token", "create", "ci", "--role", "editor"]).stdout.strip()
     row = token_row("ci")
-    assert all(token not in str(value) for value in row.__data__.values())
+    assert all(token not in str(value) for value in model_to_dict(row).values())
     assert row.role == "editor"
 
 

@@ -23,8 +23,12 @@ FILTERS = {
     "name": "Torch",
 }
 # Every filter alone, every pair, and all of them; each sort and order.
+# Name terms read through SQLite's trigram index (three characters or more) and without it
+# (shorter, or holding a LIKE wildcard, which stays literal).
+NAME_TERMS = ("训练", "h 2.5", "TORCHV", "5%", "t_v", "mindspore npu")
 QUERIES = [{}, *({key: FILTERS[key]} for key in FILTERS),
-           *(dict(pair) for pair in itertools.combinations(FILTERS.items(), 2)), dict(FILTERS)]
+           *(dict(pair) for pair in itertools.combinations(FILTERS.items(), 2)), dict(FILTERS),
+           *({"name": term} for term in NAME_TERMS)]
 SORTS = [("lastUpdateTime", "desc"), ("createTime", "asc"), ("name", "asc"), ("name", "desc")]
 
 
@@ -108,7 +112,7 @@ def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_heade
                        type="public")
     npu = make_image(name="MindSpore NPU", chipType="NPU", frameworks=["MindSpore"],
                      applicableScopes=["开发机", "推理"])
-    plain = make_image(name="plain torchvision", status="online")
+    plain = make_image(name="plain torchvision 5% t_v", status="online")
     readers()
 
     make_version(torch["id"], "v1", pythonVersion="3.10", cudaVersion="12.1.1", architectures=["amd64", "arm64"])
