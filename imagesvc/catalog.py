@@ -34,7 +34,7 @@ from .models import (
     utcnow,
 )
 from .schemas import PAGE_SIZE_MAX, CatalogImageSchema, VersionCreateSchema
-from .statements import Statement, param
+from .statements import Statement, param, update
 
 # Who made a change, for its history: the token's name and the request's id.
 Actor = namedtuple("Actor", "token_name request_id", defaults=(None, None))
@@ -276,7 +276,7 @@ def set_status(image_id, status, if_match=None, actor=NOBODY):
         before = image.status
         image.status = status
         _touch(image)
-        image.save(only=[Image.status, Image.last_update_time, Image.revision])
+        update(image, Image.status, Image.last_update_time, Image.revision)
         _record("status", image, actor, before={"status": before}, after={"status": status})
     return image
 
@@ -323,7 +323,7 @@ def create_version(image_id, fields, actor=NOBODY):
         version = _add_version(image, fields)
         image.version_count += 1
         _touch(image)
-        image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
+        update(image, Image.version_count, Image.last_update_time, Image.revision)
         _record("version_create", image, actor, after=VERSION_CONTENT.dump(version), version=version.version)
     return version
 
@@ -339,7 +339,7 @@ def delete_version(image_id, version, actor=NOBODY):
         found.delete_instance()
         image.version_count -= 1
         _touch(image)
-        image.save(only=[Image.version_count, Image.last_update_time, Image.revision])
+        update(image, Image.version_count, Image.last_update_time, Image.revision)
         _record("version_delete", image, actor, before=VERSION_CONTENT.dump(found), version=found.version)
 
 
