@@ -27,7 +27,7 @@ from .db import db
 from .schemas import ImageSummarySchema
 
 # Dumped list images kept per process.
-SUMMARIES_KEPT = 8192
+SUMMARIES_KEPT = 4096
 SUMMARY = ImageSummarySchema()
 
 

@@ -41,8 +41,10 @@ log = logging.getLogger("imagesvc.search")
 # Filters kept as bitmaps, as ``list_images`` names them; the label kinds they come from.
 LABEL_FILTERS = {FRAMEWORK: "framework", SCOPE: "applicable_scope"}
 VERSION_FILTERS = ("python_version", "cuda_version")
-# Name terms whose matches are kept, the least recently used dropped first.
-NAME_TERMS = 256
+# Name terms whose matches are kept, the least recently used dropped first; terms remembered
+# as asked once.
+NAME_TERMS = 128
+NAME_TERMS_ASKED = 1024
 # Ids walked at a time when a page is looked for; a block's matches are counted at once.
 BLOCK = 4096
 # Matches sorted by their time rather than found by a walk, at most.
@@ -88,6 +90,7 @@ class SearchIndex:
         self.ids = BitMap()
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
+        self.asked = OrderedDict()  # folded terms asked for once, not kept yet
         self.created, self.updated = array("q"), array("q")  # seconds, by id
         self.stamps = array("Q")  # by id: see find()
         self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
@@ -138,14 +141,21 @@ class SearchIndex:
 
     def _name_matches(self, term):
         found = self.names.get(term)
-        if found is None:
-            # Images the index does not hold yet are left for the catch-up that brings them in.
-            found = _parse_ids(_rows(_holding(term))[0][0] or "") & self.ids
+        if found is not None:
+            self.names.move_to_end(term)
+            return found
+        # Images the index does not hold yet are left for the catch-up that brings them in.
+        found = _parse_ids(_rows(_holding(term))[0][0] or "") & self.ids
+        # Kept from its second time on: a term asked once (an image number) would only push
+        # out the terms asked again and again.
+        if self.asked.pop(term, None):
             self.names[term] = found
             if len(self.names) > NAME_TERMS:
                 self.names.popitem(last=False)
         else:
-            self.names.move_to_end(term)
+            self.asked[term] = True
+            if len(self.asked) > NAME_TERMS_ASKED:
+                self.asked.popitem(last=False)
         return found
 
     def _page(self, matches, sort_by, descending, offset, limit):
