@@ -145,17 +145,19 @@ class SearchIndex:
             self.names.move_to_end(term)
             return found
         # Images the index does not hold yet are left for the catch-up that brings them in.
-        found = _parse_ids(_rows(_holding(term))[0][0] or "") & self.ids
-        # Kept from its second time on: a term asked once (an image number) would only push
-        # out the terms asked again and again.
-        if self.asked.pop(term, None):
-            self.names[term] = found
-            if len(self.names) > NAME_TERMS:
-                self.names.popitem(last=False)
-        else:
+        query, indexed = _holding(term)
+        found = _parse_ids(_rows(query)[0][0] or "") & self.ids
+        # A term read from the trigram index is kept from its second time on: one asked once (an
+        # image number) would only push out the terms asked again and again. A term read by a
+        # scan of every name is kept at once.
+        if indexed and not self.asked.pop(term, None):
             self.asked[term] = True
             if len(self.asked) > NAME_TERMS_ASKED:
                 self.asked.popitem(last=False)
+            return found
+        self.names[term] = found
+        if len(self.names) > NAME_TERMS:
+            self.names.popitem(last=False)
         return found
 
     def _page(self, matches, sort_by, descending, offset, limit):
@@ -299,14 +301,16 @@ IMAGE_NAME = Table("image_name").bind(db)
 
 
 def _holding(term):
-    """The query of the ids, joined, of the images whose folded name holds the folded ``term``.
+    """The query of the ids, joined, of the images whose folded name holds the folded ``term``,
+    and whether it reads the trigram index.
 
     On SQLite a term of three characters or more, with no LIKE wildcard in it, is looked up in
     the trigram index; anything else reads every name from the name_key index (peewee escapes
     the wildcards)."""
     if not is_mysql() and len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
-        return IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(IMAGE_NAME.c.name_key ** f"%{term}%")
-    return Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
+        names = IMAGE_NAME.c.name_key
+        return IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%"), True
+    return Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term)), False
 
 
 def _of(column, image_ids):
