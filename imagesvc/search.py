@@ -41,10 +41,10 @@ log = logging.getLogger("imagesvc.search")
 # Filters kept as bitmaps, as ``list_images`` names them; the label kinds they come from.
 LABEL_FILTERS = {FRAMEWORK: "framework", SCOPE: "applicable_scope"}
 VERSION_FILTERS = ("python_version", "cuda_version")
-# Name terms whose matches are kept, the least recently used dropped first; terms remembered
-# as asked once.
+# Name terms whose matches are kept, the least recently used dropped first. At 1M images a
+# common term costs ~300 ms to read (make bench-scale): kept at once, and enough of them that
+# terms asked once (image numbers, small bitmaps) do not push the common ones out.
 NAME_TERMS = 128
-NAME_TERMS_ASKED = 1024
 # Ids walked at a time when a page is looked for; a block's matches are counted at once.
 BLOCK = 4096
 # Matches sorted by their time rather than found by a walk, at most.
@@ -90,7 +90,6 @@ class SearchIndex:
         self.ids = BitMap()
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
-        self.asked = OrderedDict()  # folded terms asked for once, not kept yet
         self.created, self.updated = array("q"), array("q")  # seconds, by id
         self.stamps = array("Q")  # by id: see find()
         self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
@@ -145,16 +144,7 @@ class SearchIndex:
             self.names.move_to_end(term)
             return found
         # Images the index does not hold yet are left for the catch-up that brings them in.
-        query, indexed = _holding(term)
-        found = _parse_ids(_rows(query)[0][0] or "") & self.ids
-        # A term read from the trigram index is kept from its second time on: one asked once (an
-        # image number) would only push out the terms asked again and again. A term read by a
-        # scan of every name is kept at once.
-        if indexed and not self.asked.pop(term, None):
-            self.asked[term] = True
-            if len(self.asked) > NAME_TERMS_ASKED:
-                self.asked.popitem(last=False)
-            return found
+        found = _parse_ids(_rows(_holding(term))[0][0] or "") & self.ids
         self.names[term] = found
         if len(self.names) > NAME_TERMS:
             self.names.popitem(last=False)
@@ -301,16 +291,15 @@ IMAGE_NAME = Table("image_name").bind(db)
 
 
 def _holding(term):
-    """The query of the ids, joined, of the images whose folded name holds the folded ``term``,
-    and whether it reads the trigram index.
+    """The query of the ids, joined, of the images whose folded name holds the folded ``term``.
 
     On SQLite a term of three characters or more, with no LIKE wildcard in it, is looked up in
     the trigram index; anything else reads every name from the name_key index (peewee escapes
     the wildcards)."""
     if not is_mysql() and len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
         names = IMAGE_NAME.c.name_key
-        return IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%"), True
-    return Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term)), False
+        return IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%")
+    return Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
 
 
 def _of(column, image_ids):
