@@ -184,9 +184,8 @@ class SearchIndex:
         if self.generation is None:
             self._load(state.generation)
         elif state.generation > self.generation:
-            changes = Change.select(Change.image_pk, Change.action).where(Change.generation > self.generation,
-                                                                          Change.generation <= state.generation)
-            changes = changes.tuples()
+            changes = list(Change.select(Change.image_pk, Change.action).where(
+                Change.generation > self.generation, Change.generation <= state.generation).tuples())
             image_ids = sorted({image_pk for image_pk, _ in changes})
             if len(image_ids) > CATCH_UP_LIMIT:
                 self._load(state.generation)
@@ -229,8 +228,8 @@ class SearchIndex:
             self._remove(image_id)
         self._set_times(times)
         for image_id, _, _ in times:
-            for order, keys in ((self.by_created, self.created), (self.by_updated, self.updated)):
-                bisect.insort(order, image_id, key=lambda i, k=keys: (k[i], i))
+            for order, keys in self._time_orders():
+                bisect.insort(order, image_id, key=_by_time(keys))
         for key, found in facets.items():
             self.facets[key] |= found
         if renamed:
@@ -259,8 +258,17 @@ class SearchIndex:
         self.ids.discard(image_id)
         for ids in self.facets.values():
             ids.discard(image_id)
-        for order, keys in ((self.by_created, self.created), (self.by_updated, self.updated)):
-            del order[bisect.bisect_left(order, (keys[image_id], image_id), key=lambda i, k=keys: (k[i], i))]
+        for order, keys in self._time_orders():
+            del order[bisect.bisect_left(order, (keys[image_id], image_id), key=_by_time(keys))]
+
+    def _time_orders(self):
+        """Each order by time with the times it is sorted by."""
+        return (self.by_created, self.created), (self.by_updated, self.updated)
+
+
+def _by_time(keys):
+    """The sort key of an id in an order by time: its time in ``keys``, then the id."""
+    return lambda image_id: (keys[image_id], image_id)
 
 
 def _walk(order, matches, forward, skip, limit, every):
