@@ -93,8 +93,8 @@ def readers(request, monkeypatch, app, client, another_app, auth_headers):
     few matches a test has sorted by their time (as the index does with few), or found by a walk
     through blocks of two ids (as it does with many)."""
     if request.param == "walked":
-        monkeypatch.setattr(search, "SORT_AT_MOST", 0)
-        monkeypatch.setattr(search, "BLOCK", 2)
+        monkeypatch.setattr(search.pages, "SORT_AT_MOST", 0)
+        monkeypatch.setattr(search.pages, "BLOCK", 2)
     other = another_app(RESPONSE_CACHE_MB=0)
     headers = auth_headers("reader")
 

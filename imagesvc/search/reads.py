@@ -1,0 +1,133 @@
+"""Every query the search index makes, its rows read as the driver gives them (index.py)."""
+
+from array import array
+from collections import defaultdict
+
+from peewee import SQL, Cast, Table, fn
+from pyroaring import BitMap
+
+from ..db import db, is_mysql
+from ..models import FRAMEWORK, SCOPE, Change, Image, ImageLabel, Version, VersionArchitecture
+
+# Filters kept as bitmaps, as ``list_images`` names them; the label kinds they come from.
+LABEL_FILTERS = {FRAMEWORK: "framework", SCOPE: "applicable_scope"}
+# Ids read at a time when loading; characters of a joined list of ids parsed at a time.
+LOAD_CHUNK = 50_000
+PARSE_PIECE = 1 << 16
+# SQLite's trigram index of names (migration 0006).
+IMAGE_NAME = Table("image_name").bind(db)
+
+
+def changes(after, upto):
+    """(image id, action) of every change after the generation ``after``, up to ``upto``."""
+    return list(Change.select(Change.image_pk, Change.action).where(
+        Change.generation > after, Change.generation <= upto).tuples())
+
+
+def times_by_chunk():
+    """The times of every image (as ``times`` reads them), LOAD_CHUNK ids at a time."""
+    last_id = Image.select(fn.MAX(Image.id)).scalar() or 0
+    for first in range(1, last_id + 1, LOAD_CHUNK):
+        yield times(range(first, first + LOAD_CHUNK))
+
+
+def times(image_ids):
+    """(id, created, last updated) of the images ``image_ids``, in id order."""
+    return _rows(Image.select(Image.id, _epoch(Image.create_time), _epoch(Image.last_update_time))
+                 .where(_of(Image.id, image_ids)).order_by(Image.id))
+
+
+def facets(image_ids):
+    """The bitmap of each filter value the images ``image_ids`` have, by (filter, value).
+
+    For the whole catalog (None), one row per value, its ids joined into one text by the
+    database: a few rows rather than millions (a million images make texts of a few MB: MySQL's
+    limit is raised to fit, db.py). For a few images, a row per image and value.
+    """
+    whole = image_ids is None
+
+    def by_value(model, facet, value, image, *where):
+        """(facet, value, ids) rows of ``model``: ``facet`` names what ``value`` is."""
+        ids = fn.GROUP_CONCAT(image.distinct()).coerce(False) if whole else image
+        query = model.select(facet, value, ids).where(_of(image, image_ids), *where)
+        return query.group_by(facet, value) if whole else query
+
+    queries = [
+        by_value(Image, SQL("'chip_type'"), Image.chip_type, Image.id),
+        by_value(Image, SQL("'status'"), Image.status, Image.id),
+        by_value(Image, SQL("'image_type'"), Image.type, Image.id),
+        by_value(ImageLabel, ImageLabel.kind, ImageLabel.key, ImageLabel.image),
+        *(by_value(Version, SQL(f"'{column.name}'"), column, Version.image, column.is_null(False))
+          for column in (Version.python_version, Version.cuda_version)),
+        by_value(VersionArchitecture, SQL("'architecture'"), VersionArchitecture.architecture,
+                 VersionArchitecture.image),
+    ]
+    found = defaultdict(BitMap)
+    for query in queries:
+        for facet, value, ids in _rows(query):
+            key = LABEL_FILTERS.get(facet, facet), value
+            if whole:
+                found[key] = _parse_ids(ids)
+            else:
+                found[key].add(ids)
+    return found
+
+
+def name_keys(image_ids):
+    """The folded name of each of the images ``image_ids``, by id."""
+    return dict(_rows(Image.select(Image.id, Image.name_key).where(Image.id.in_(image_ids))))
+
+
+def ids_by_name():
+    """Every image id, in name order."""
+    # name_key is unique: its index alone gives the order, no tie to break.
+    return array("I", (image_id for (image_id,) in _rows(Image.select(Image.id).order_by(Image.name_key))))
+
+
+def ids_holding(term):
+    """The ids of the images whose folded name holds the folded ``term``.
+
+    On SQLite a term of three characters or more, with no LIKE wildcard in it, is looked up in
+    the trigram index; anything else reads every name from the name_key index (peewee escapes
+    the wildcards)."""
+    if not is_mysql() and len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
+        names = IMAGE_NAME.c.name_key
+        query = IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%")
+    else:
+        query = Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
+    return _parse_ids(_rows(query)[0][0] or "")
+
+
+def _epoch(column):
+    """A DATETIME column as whole seconds since 1970, computed by the database (stored as UTC)."""
+    if is_mysql():
+        return fn.UNIX_TIMESTAMP(column).coerce(False)
+    return Cast(fn.strftime("%s", column).coerce(False), "INTEGER")
+
+
+def _of(column, image_ids):
+    """``column`` is one of ``image_ids``: a list, a range of ids, or None for all of them."""
+    if image_ids is None:
+        return SQL("1 = 1")
+    if isinstance(image_ids, range):
+        return column.between(image_ids.start, image_ids.stop - 1)
+    return column.in_(image_ids)
+
+
+def _rows(query):
+    """The rows of ``query`` as the driver gives them: the values need no conversion, and
+    peewee's model rows would cost more than the rest of a load."""
+    return db.execute_sql(*query.sql()).fetchall()
+
+
+def _parse_ids(joined):
+    """The ids in a comma-joined text, parsed a piece at a time: a list of a million
+    numbers' texts would cost more memory than the whole index."""
+    found = BitMap()
+    start = 0
+    while start < len(joined):
+        end = joined.find(",", start + PARSE_PIECE)
+        end = len(joined) if end < 0 else end
+        found.update(map(int, joined[start:end].split(",")))
+        start = end + 1
+    return found
