@@ -87,11 +87,19 @@ def request_seconds(request_globals):
     return seconds
 
 
+def write_access_line(method, rule, status, duration_ms):
+    """The access line of one request. Its record is made and handled here, not by
+    ``access_log.info``, which would first look up the calling frame's file and line: no line
+    shows them, and this runs on every request."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.handle(access_log.makeRecord(
+            access_log.name, logging.INFO, "(unknown file)", 0, "%s %s %s", (method, rule, status), None,
+            extra={"status": status, "duration_ms": duration_ms}))
+
+
 def init_app(app):
-    # A line holds only the fields above, so logging need not find each record's calling frame,
-    # thread or process name (the optimizations the logging HOWTO lists): a request's access
-    # line costs a third less.
-    logging._srcfile = None
+    # A line holds only the fields above, so logging need not find each record's thread or
+    # process name (optimizations the logging HOWTO lists); write_access_line skips the caller.
     logging.logThreads = False
     logging.logMultiprocessing = False
     app.logger.handlers = [make_handler()]
@@ -112,6 +120,5 @@ def init_app(app):
         response.headers["X-Request-ID"] = request_globals.get("request_id") or secrets.token_hex(16)
         duration_ms = round(request_seconds(request_globals) * 1000, 2)
         rule = current.url_rule.rule if current.url_rule else "-"
-        access_log.info("%s %s %s", current.method, rule, response.status_code,
-                        extra={"status": response.status_code, "duration_ms": duration_ms})
+        write_access_line(current.method, rule, response.status_code, duration_ms)
         return response
