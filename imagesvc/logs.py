@@ -39,7 +39,7 @@ class JsonLogFormatter(JsonFormatter):
             json_ensure_ascii=False,
         )
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+    def formatTime(self, record, datefmt=None):
         moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
