@@ -20,27 +20,9 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter
 
-from . import errors
 from .db import UNAVAILABLE_ERRORS, DatabaseBusy
+from .errors import BY_STATUS, ServiceError
 from .schemas import AnswerSchema, ResponseSchema, error_paths
-
-# status -> (code, default message); the contract's table.
-ERROR_CODES = {
-    400: ("BAD_REQUEST", "请求格式错误"),
-    401: ("UNAUTHORIZED", "未认证或令牌无效"),
-    403: ("FORBIDDEN", "权限不足"),
-    404: ("NOT_FOUND", "资源不存在"),
-    405: ("METHOD_NOT_ALLOWED", "不支持的请求方法"),
-    409: ("CONFLICT", "资源冲突"),
-    412: ("PRECONDITION_FAILED", "资源已被修改，请刷新后重试"),
-    413: ("PAYLOAD_TOO_LARGE", "请求体过大"),
-    415: ("UNSUPPORTED_MEDIA_TYPE", "请求体必须是 JSON（application/json）"),
-    422: ("VALIDATION_ERROR", "参数校验失败"),
-    429: ("TOO_MANY_REQUESTS", "请求过于频繁，请稍后重试"),
-    500: ("INTERNAL_ERROR", "服务器内部错误"),
-    503: ("SERVICE_UNAVAILABLE", "服务暂不可用，请稍后重试"),
-}
-
 
 # Seconds a caller is asked to wait before trying again after a 503.
 RETRY_AFTER_UNAVAILABLE = 5
@@ -48,8 +30,9 @@ RETRY_AFTER_UNAVAILABLE = 5
 
 def error_response(status, message=None, errors=None, headers=None):
     """The error envelope as a Flask response tuple."""
+    known = BY_STATUS.get(status)
     # A status outside the table (a 408, say) is named after its HTTP phrase.
-    code, default_message = ERROR_CODES.get(status) or (
+    code, default_message = (known.code, known.message) if known else (
         HTTP_STATUS_CODES.get(status, "error").upper().replace(" ", "_"), HTTP_STATUS_CODES.get(status))
     body = {"success": False, "code": code, "message": message or default_message}
     if errors:
@@ -194,8 +177,8 @@ class ErrorSchema(AnswerSchema):
     OPTIONAL = ("errors",)
 
     success = ma.fields.Boolean(metadata={"example": False})
-    code = ma.fields.String(metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"})
-    message = ma.fields.String(metadata={"example": "参数校验失败"})
+    code = ma.fields.String(metadata={"description": "Stable machine-readable code", "example": BY_STATUS[422].code})
+    message = ma.fields.String(metadata={"example": BY_STATUS[422].message})
     errors = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Field-level problems, by camelCase field name."},
@@ -212,7 +195,7 @@ class Api(flask_smorest.Api):
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
-        self._app.register_error_handler(errors.ServiceError, self.handle_service_error)
+        self._app.register_error_handler(ServiceError, self.handle_service_error)
         for error_class in UNAVAILABLE_ERRORS:
             self._app.register_error_handler(error_class, self.handle_database_unavailable)
 

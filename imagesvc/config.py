@@ -4,6 +4,10 @@ Each key may be overridden by an ``IMAGESVC_<KEY>`` environment variable and the
 the mapping given to ``create_app``.
 """
 
+import textwrap
+
+from . import errors
+
 # None means "a SQLite file in the Flask instance folder" (resolved in db.init_app).
 DATABASE_URL = None
 # Flask's own key: larger request bodies are refused with 413 before they are read.
@@ -47,6 +51,11 @@ OPENAPI_SWAGGER_UI_CONFIG = {
     "docExpansion": "list",
     "defaultModelsExpandDepth": 0,
 }
+# Every code of the error table (errors.py), wrapped at the width of the description's other
+# lines; a no-break space keeps each status on the line of its code.
+error_codes = textwrap.fill(
+    "Codes: " + ", ".join(f"{status}\N{NO-BREAK SPACE}`{error.code}`" for status, error in errors.BY_STATUS.items())
+    + "; each operation lists its own below.", width=105).replace("\N{NO-BREAK SPACE}", " ")
 # The text atop the docs page (lowercase: not a setting).
 api_description = """The catalog of container images of the AI compute platform.
 
@@ -59,10 +68,7 @@ this page need no token.
 writes; `data` is `null` after a delete). Every error, whatever raised it:
 `{"success": false, "code": "VALIDATION_ERROR", "message": "参数校验失败", "errors": {"name": ["…"]}}`,
 where `errors` maps each camelCase field to its messages and appears only for field-level problems.
-Codes: 400 `BAD_REQUEST`, 401 `UNAUTHORIZED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`,
-409 `CONFLICT`, 412 `PRECONDITION_FAILED`, 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`,
-422 `VALIDATION_ERROR`, 429 `TOO_MANY_REQUESTS`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`; each
-operation lists its own below.
+""" + error_codes + """
 
 **Rate limits.** The service may limit how many calls each token makes; a token over its limit gets
 429 with `Retry-After`, the seconds to wait before calling again.

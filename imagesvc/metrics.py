@@ -13,7 +13,6 @@ service to an internal address, or keep /metrics from the outside at the proxy.
 
 import functools
 import os
-import time
 
 import flask_smorest
 from flask import Response, g, request
@@ -21,6 +20,8 @@ from flask.views import MethodView
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from .logs import request_seconds
 
 LABELS = ("method", "path", "status")
 REQUESTS = Counter("imagesvc_http_requests", "HTTP requests answered, by method, URL rule and status.", LABELS)
@@ -81,24 +82,24 @@ def init_app(app, api):
     api.register_blueprint(blp)
 
     @app.before_request
-    def start_timer():
-        g.metrics_started = time.perf_counter()
+    def count_in_progress():
+        g.metrics_in_progress = True
         IN_PROGRESS.inc()
 
     @app.after_request
     def observe(response):
-        started = g.get("metrics_started")
-        if started is not None:
+        request_globals = g._get_current_object()
+        if request_globals.get("metrics_in_progress"):
             current = request._get_current_object()
             method = current.method if current.method in KNOWN_METHODS else "other"
             path = current.url_rule.rule if current.url_rule else UNMATCHED
             count, duration = _series(method, path, response.status_code)
             count.inc()
-            duration.observe(time.perf_counter() - started)
+            duration.observe(request_seconds(request_globals))
         return response
 
     @app.teardown_request
-    def stop_timer(exc):
+    def count_done(exc):
         # Teardown runs even when the response could not be made, so the gauge never leaks.
-        if g.pop("metrics_started", None) is not None:
+        if g.pop("metrics_in_progress", None):
             IN_PROGRESS.dec()

@@ -103,7 +103,7 @@ def retry_after(limiter, error):
     """Whole seconds, at least 1, until the breached limit lets this key in again."""
     try:
         wait = limiter.current_limit.window.reset_time - time.time()
-    except Exception:  # noqa: BLE001 (the storage failed just now: a whole window is a safe answer)
+    except Exception:  # the storage failed just now: a whole window is a safe answer
         wait = error.limit.limit.get_expiry()
     return max(1, math.ceil(wait))
 

@@ -17,7 +17,8 @@ import flask_swagger_ui
 from apispec import BasePlugin
 from flask import Blueprint, send_from_directory
 
-from ..api import ERROR_CODES, RETRY_AFTER_UNAVAILABLE
+from ..api import RETRY_AFTER_UNAVAILABLE
+from ..errors import BY_STATUS
 from ..schemas import ENUMS, AnswerSchema, Enum, QuerySchema
 
 # Swagger UI's dist folder as the package ships it (swagger-ui-bundle.js, swagger-ui.css, ...).
@@ -30,24 +31,6 @@ blp = Blueprint("docs", __name__, url_prefix="/api/docs/assets")
 def asset(filename):
     """One of Swagger UI's files (revalidated by ETag on each load, so an upgrade shows at once)."""
     return send_from_directory(ASSETS, filename)
-
-
-# When each error answers, as the contract's table says.
-ERROR_WHEN = {
-    400: "the body is not valid JSON, or not a JSON object",
-    401: "no token, a malformed header, or an unknown or revoked token "
-         "(with `WWW-Authenticate: Bearer realm=\"imagesvc\"`)",
-    403: "the token's role may not do this",
-    404: "no such image or version (from the feed: format=kubeflow and no online image in the scope)",
-    409: "a uniqueness rule would break (name, imageId or version, ignoring case); `errors` names the field",
-    412: "`If-Match` was given and the image has changed since",
-    413: "the body is over the limit (1 MiB by default)",
-    415: "a body was sent with a Content-Type other than JSON",
-    422: "a field or query parameter breaks its rule; `errors` says which and why, by camelCase name",
-    429: "the token went over its rate limit; `Retry-After` says when to call again",
-    500: "anything unexpected; the log has the details under the request id",
-    503: "the database cannot be reached",
-}
 
 
 # Headers of error responses, besides X-Request-ID.
@@ -109,9 +92,9 @@ def empty_means_not_given(converter, field, ret, **kwargs):
 
 def error_response(status):
     """The documented error envelope of ``status``, with its code and default message."""
-    code, message = ERROR_CODES[status]
+    code, message, when = BY_STATUS[status]
     return {
-        "description": f"`{code}`: {ERROR_WHEN[status]}.",
+        "description": f"`{code}`: {when}.",
         "content": {"application/json": {
             "schema": "Error",
             "example": {"success": False, "code": code, "message": message},
@@ -153,7 +136,7 @@ class ErrorResponses(BasePlugin):
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
-            documented = {int(code) for code in responses if str(code) in map(str, ERROR_WHEN)}
+            documented = {int(code) for code in responses if str(code) in map(str, BY_STATUS)}
             for status in sorted(set(error_statuses(path, method, operation)) | documented):
                 key = status if status in responses else str(status)
                 if not isinstance(responses.get(key), dict):
