@@ -11,7 +11,7 @@ Each process keeps its own, the least recently used dropped first, bounded in by
 ``RESPONSE_CACHE_MB`` (0 turns it off).
 
 A list page's images are dumped (``ImageSummarySchema``) once per stamp: the search index
-gives an image a new stamp whenever it reads it after a change (search.py), so what is kept
+gives an image a new stamp whenever it reads it after a change (search/index.py), so what is kept
 under a stamp is never older than the image was then. Reading and dumping the images was over
 half of a list request; most pages show images other pages showed (the newest ones first).
 """

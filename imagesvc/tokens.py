@@ -61,7 +61,7 @@ def authenticate(token):
     if is_expired(found, now):
         return None
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
-        with db.atomic():  # a write: it queues with the others (db.QueuedSqliteDatabase)
+        with db.atomic():  # a write: it queues with the others (pools.QueuedSqliteDatabase)
             Token.update(last_used_at=now).where(Token.id == found.id).execute()
     return found
 

@@ -1,5 +1,5 @@
 """The generation each change moved the catalog to (``change_log.generation``), indexed: what
-each worker's search index reads to catch up (imagesvc/search.py). Changes made before it have
+each worker's search index reads to catch up (imagesvc/search/). Changes made before it have
 none; the index loads the catalog whole when it starts, so it never reads them."""
 
 from peewee import BigIntegerField

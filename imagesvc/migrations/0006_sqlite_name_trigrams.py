@@ -1,6 +1,6 @@
 """SQLite: a trigram index of the image names (FTS5, built in), kept by triggers, so a name
 filter of three characters or more reads the names that hold it rather than every name
-(imagesvc/search.py). MariaDB has no built-in equivalent (its FULLTEXT has no ngram parser):
+(imagesvc/search/). MariaDB has no built-in equivalent (its FULLTEXT has no ngram parser):
 there a name term is read from the ``name_key`` index, once per term and worker."""
 
 from peewee import SqliteDatabase
