@@ -1,0 +1,58 @@
+"""Reading the catalog a page at a time: the image list (through the search index) and its
+page's images, whether the catalog is new, and the paging the version list and history share."""
+
+from .. import search
+from ..models import Change, Image
+from ..schemas import PAGE_SIZE_MAX
+from ..statements import Statement, param
+from .writes import state
+
+SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
+
+
+def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
+    """One page of the images matching every given filter, and their total (search.py).
+
+    Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
+    cuda_version, architecture; a missing or empty one is not applied. The page's images come
+    as (id, stamp) (search.py); ``image_summaries`` reads them.
+    """
+    filters = {key: value for key, value in filters.items() if value}
+    total, page = search.for_database().find(state(), filters, sort_by, order == "desc",
+                                             (page_no - 1) * page_size, page_size)
+    return {"list": page, "total": total, "page_no": page_no, "page_size": page_size}
+
+
+# A page of images by id, without their introductions; the ids not needed are 0 (no image).
+SUMMARIES = Statement(lambda: Image.select(*SUMMARY_FIELDS).where(
+    Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
+
+
+def image_summaries(ids):
+    """The images ``ids`` (a page at most) as dicts of their columns, by id; one gone meanwhile
+    is left out. Dicts, not models: they are only shown, and building models cost a fifth of a
+    list request."""
+    padded = ids + [0] * (PAGE_SIZE_MAX - len(ids))
+    return {image["id"]: image for image in SUMMARIES.dicts(**{f"id{n}": pk for n, pk in enumerate(padded)})}
+
+
+def load_search_index(heartbeat=None):
+    """Load this process's search index now rather than in its first list request."""
+    search.for_database().load(state(), heartbeat)
+
+
+def is_new():
+    """True while the catalog has never held an image (no image, and no history of one)."""
+    return not Image.select().exists() and not Change.select().exists()
+
+
+def page(read, page_no, page_size, total):
+    """One page of ``total`` rows, which ``read(offset, limit)`` reads; past the end, no query."""
+    offset = (page_no - 1) * page_size
+    items = read(offset, page_size) if offset < total else []
+    return {"list": items, "total": total, "page_no": page_no, "page_size": page_size}
+
+
+def reader(query):
+    """``read`` for ``page``: the rows of ``query`` at an offset."""
+    return lambda offset, limit: list(query.offset(offset).limit(limit))

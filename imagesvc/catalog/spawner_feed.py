@@ -1,0 +1,20 @@
+"""The spawner feed: the online images, with their versions, for notebook spawners to offer."""
+
+from .. import search
+from ..models import Image
+from .listing import SUMMARY_FIELDS
+from .versions import versions_of
+from .writes import state
+
+
+def feed(applicable_scope=None, limit=1000):
+    """The online images (of a scope), newest first, each with its versions, newest first."""
+    filters = {"status": "online", "applicable_scope": applicable_scope}
+    _, page = search.for_database().find(state(), {key: value for key, value in filters.items() if value},
+                                         "createTime", True, 0, limit)
+    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_([pk for pk, _ in page]))}
+    images = [found[pk] for pk, _ in page if pk in found]
+    versions = versions_of(images, newest_first=True)
+    for image in images:
+        image.versions = versions[image.id]
+    return images

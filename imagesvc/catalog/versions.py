@@ -1,0 +1,99 @@
+"""An image's versions: listed, read, added and deleted; and the versions of many images at once."""
+
+from collections import defaultdict
+
+from peewee import chunked
+
+from ..db import retry_when_busy
+from ..errors import VersionNotFound
+from ..models import Image, Version, VersionArchitecture, fold, utcnow
+from ..statements import Statement, param, update
+from .images import get_image
+from .listing import page
+from .snapshots import version_content
+from .writes import NOBODY, get_for_update, pk, record, touch, transaction
+
+# Versions listed without paging: the newest ones, up to this many.
+VERSIONS_UNPAGED_LIMIT = 1000
+
+VERSION_PAGE = Statement(lambda: Version.select().where(Version.image == param(Version.image))
+                         .order_by(Version.create_time.desc(), Version.id.desc())
+                         .limit(param(Version.id, "limit")).offset(param(Version.id, "offset")))
+
+
+def version_by_name(image_pk, version):
+    """The image's version called ``version`` (ignoring case), or None."""
+    return Version.select().where(Version.image == image_pk, Version.version_key == fold(version)).first()
+
+
+def add_version(image, fields):
+    """Insert a version of ``image`` (and its architecture rows); its address and time default
+    to the image's address and now."""
+    version = Version(image=image.id, **fields)
+    version.image_address = version.image_address or image.image_address
+    version.create_time = version.create_time or utcnow()
+    version.save(force_insert=True)
+    if version.architectures:
+        VersionArchitecture.insert_many(
+            [(version.id, image.id, arch) for arch in version.architectures],
+            fields=[VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture],
+        ).execute()
+    return version
+
+
+def versions_of(images, newest_first):
+    """The versions of ``images`` by image id, in a query per 500 images (never one per image)."""
+    by_image = defaultdict(list)
+    order = (Version.create_time.desc(), Version.id.desc()) if newest_first else (Version.create_time, Version.id)
+    for batch in chunked([image.id for image in images], 500):
+        for version in Version.select().where(Version.image.in_(batch)).order_by(*order):
+            by_image[version.image_id].append(version)
+    return by_image
+
+
+def list_versions(image_id, page_no=None, page_size=None):
+    """The image's versions, newest first: all of them (up to the newest 1000), or one page."""
+    image = get_image(image_id)
+
+    def read(offset, limit):
+        return VERSION_PAGE.dicts(image=image.id, limit=limit, offset=offset)  # only shown, as image_summaries
+
+    # version_count changes in the same transaction as the versions, so it is the true count.
+    if page_no is None and page_size is None:
+        return {"list": read(0, VERSIONS_UNPAGED_LIMIT), "total": image.version_count}
+    return page(read, page_no or 1, page_size or 10, image.version_count)
+
+
+def get_version(image_id, version):
+    found = version_by_name(pk(image_id), version)
+    if found is None:
+        get_image(image_id)  # which one is missing: the image, or only the version?
+        raise VersionNotFound()
+    return found
+
+
+@retry_when_busy
+def create_version(image_id, fields, actor=NOBODY):
+    with transaction():
+        image = get_for_update(image_id)
+        version = add_version(image, fields)
+        image.version_count += 1
+        touch(image)
+        update(image, Image.version_count, Image.last_update_time, Image.revision)
+        record("version_create", image, actor, after=version_content(version), version=version.version)
+    return version
+
+
+@retry_when_busy
+def delete_version(image_id, version, actor=NOBODY):
+    with transaction():
+        image = get_for_update(image_id)
+        found = version_by_name(image.id, version)
+        if found is None:
+            raise VersionNotFound()
+        VersionArchitecture.delete().where(VersionArchitecture.version == found.id).execute()
+        found.delete_instance()
+        image.version_count -= 1
+        touch(image)
+        update(image, Image.version_count, Image.last_update_time, Image.revision)
+        record("version_delete", image, actor, before=version_content(found), version=found.version)
