@@ -4,7 +4,7 @@ and the images of list pages kept dumped, each under its search-index stamp.
 A page of the image list, or an image's version list, is a function of the catalog and the
 request's path and query alone: every caller allowed to ask (auth runs before) gets the same
 body. The catalog's generation moves in the same transaction as every write
-(``catalog._advance``), whichever process makes it, so a body stored under the generation it
+(``catalog.writes.record``), whichever process makes it, so a body stored under the generation it
 was read at answers the same request for as long as that generation is the current one.
 
 Each process keeps its own, the least recently used dropped first, bounded in bytes by

@@ -11,11 +11,11 @@ SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not I
 
 
 def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
-    """One page of the images matching every given filter, and their total (search.py).
+    """One page of the images matching every given filter, and their total (the search index).
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images come
-    as (id, stamp) (search.py); ``image_summaries`` reads them.
+    as (id, stamp) (search/index.py); ``image_summaries`` reads them.
     """
     filters = {key: value for key, value in filters.items() if value}
     total, page = search.for_database().find(state(), filters, sort_by, order == "desc",
