@@ -5,7 +5,7 @@ catalog file entry, times as ``…Z``). It is built here, not dumped by a reques
 stored history and its answers stay as they are when a request schema changes.
 """
 
-from ..schemas import TIME_FORMAT
+from ..schemas.fields import TIME_FORMAT
 
 
 def image_content(image):
