@@ -13,6 +13,8 @@ from imagesvc import create_app, tokens
 from imagesvc.db import db
 from imagesvc.models import Token
 
+from .conftest import assert_error
+
 CHALLENGE = 'Bearer realm="imagesvc"'
 COLUMNS = re.compile(r"\s{2,}")
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -36,13 +38,6 @@ ENDPOINT_IDS = [f"{method.upper()} {path}" for method, path, _ in ENDPOINTS]
 ROLE_CASES = [(role, method, path, body, statuses[ROLES.index(role)])
               for method, path, body, *statuses in MATRIX for role in ROLES]
 ROLE_CASE_IDS = [f"{role}-{method.upper()} {path}" for role, method, path, _, _ in ROLE_CASES]
-
-
-@pytest.fixture
-def image(make_image, make_version):
-    image = make_image()
-    make_version(image["id"], "1.0")
-    return image
 
 
 @pytest.fixture
@@ -84,10 +79,7 @@ def bearer(token):
 
 
 def assert_unauthorized(response):
-    body = response.get_json()
-    assert response.status_code == 401, body
-    assert body["success"] is False
-    assert body["code"] == "UNAUTHORIZED"
+    assert_error(response, 401, "UNAUTHORIZED")
     assert response.headers["WWW-Authenticate"] == CHALLENGE
 
 

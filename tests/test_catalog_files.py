@@ -77,25 +77,21 @@ def http_import(client, auth_headers):
 
 
 @pytest.fixture
-def exported(client, auth_headers):
+def exported(read_data):
     """The catalog as GET /api/catalog/export returns it (``data``)."""
 
     def get(query=""):
-        response = client.get(f"/api/catalog/export{query}", headers=auth_headers("reader"))
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()["data"]
+        return read_data(f"/api/catalog/export{query}")
 
     return get
 
 
 @pytest.fixture
-def change_count(client, auth_headers):
+def change_count(read_data):
     """How many Change rows the catalog's history holds (GET /api/audit)."""
 
     def count():
-        response = client.get("/api/audit", headers=auth_headers("admin"))
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()["data"]["total"]
+        return read_data("/api/audit", "admin")["total"]
 
     return count
 
