@@ -643,14 +643,6 @@ def test_import_below_admin_is_403(http_import, exported):
 
 
 @pytest.mark.sqlite_only
-def test_import_without_a_token_is_401(client):
-    response = client.post("/api/catalog/import", json=document(entry("alpha")))
-
-    assert response.status_code == 401
-    assert response.get_json()["code"] == "UNAUTHORIZED"
-
-
-@pytest.mark.sqlite_only
 def test_import_with_a_bad_body_and_no_token_is_401_not_422(client):
     response = client.post("/api/catalog/import", json={"format": "nope"})
 
@@ -672,11 +664,3 @@ def test_catalog_endpoints_are_in_the_openapi_document_with_their_parameters(cli
     assert {p["name"] for p in paths["/api/catalog/export"]["get"]["parameters"]} == {"status", "type"}
     assert {p["name"] for p in paths["/api/catalog/import"]["post"]["parameters"]} == {"dryRun", "prune"}
     assert "requestBody" in paths["/api/catalog/import"]["post"]
-
-
-@pytest.mark.sqlite_only
-def test_export_without_a_token_is_401(client):
-    response = client.get("/api/catalog/export")
-
-    assert response.status_code == 401
-    assert response.get_json()["code"] == "UNAUTHORIZED"

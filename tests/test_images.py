@@ -929,25 +929,6 @@ def test_image_lifecycle(client, editor, reader, make_version):
     assert_error(client.get(path, headers=reader), 404, "NOT_FOUND")
 
 
-# ----- roles -----
-
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/api/images"), ("post", "/api/images"), ("get", "/api/images/1"), ("put", "/api/images/1"),
-    ("delete", "/api/images/1"), ("put", "/api/images/1/status"),
-])
-def test_image_endpoints_need_a_token(client, method, path):
-    assert_error(getattr(client, method)(path, json={"name": "x"}), 401, "UNAUTHORIZED")
-
-
-@pytest.mark.parametrize("kind", WRITES)
-def test_reader_may_not_write_images(client, reader, make_image, kind):
-    assert_error(write(client, reader, kind, make_image()["id"]), 403, "FORBIDDEN")
-
-
-def test_reader_may_not_create_images(client, reader):
-    assert_error(client.post("/api/images", json=CONSOLE_CREATE, headers=reader), 403, "FORBIDDEN")
-
-
 # ----- encoding -----
 
 def test_chinese_is_returned_unescaped(post_image):
