@@ -158,8 +158,9 @@ def serve_imagesvc(settings):
     if settings.backend == "mysql":
         database_server = listening_pid(urlsplit(settings.database_url).port or 3306)
         companions = [database_server] if database_server else []
-    return Gunicorn("wsgi:app", os.path.join(INSTANCE_DIR, "bench-imagesvc.log"), "/readyz",
-                    env={"IMAGESVC_DATABASE_URL": settings.database_url}, companion_pids=companions)
+    return Gunicorn(os.path.join(INSTANCE_DIR, "bench-imagesvc.log"),
+                    env={"IMAGESVC_DATABASE_URL": settings.database_url}, ready_path="/readyz",
+                    companion_pids=companions)
 
 
 def seed_and_describe(settings, images):
@@ -208,8 +209,8 @@ def bench(settings, images):
         catalog = Catalog(images, seeded.full_image_id, math.ceil(images / PAGE_SIZE))
         print(f"  baseline ({len(page):,}-byte body) ...", flush=True)
         baseline_log = os.path.join(INSTANCE_DIR, "bench-baseline.log")
-        with Gunicorn("bench.baseline:app", baseline_log, "/api/images",
-                      env={"BENCH_BASELINE_BYTES": str(len(page))}) as bare:
+        with Gunicorn(baseline_log, env={"BENCH_BASELINE_BYTES": str(len(page))}, app="bench.baseline:app",
+                      ready_path="/api/images") as bare:
             served = len(get(bare.url + "/api/images", issued["reader"]))
             if served != len(page):
                 raise RuntimeError(f"the baseline sends {served} bytes, not {len(page)}")

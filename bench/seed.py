@@ -20,7 +20,6 @@ runs it.
 
 import argparse
 import datetime
-import ipaddress
 import multiprocessing
 import os
 import random
@@ -31,10 +30,9 @@ from dataclasses import dataclass
 from math import log
 from urllib.parse import urlsplit
 
-import pymysql
 from peewee import SqliteDatabase
-from playhouse.db_url import parse as parse_db_url
 
+from bench.databases import check_loopback, create_database
 from imagesvc import migrations
 from imagesvc.db import open_database
 from imagesvc.models import (
@@ -358,19 +356,9 @@ def check_disposable(url):
     if "bench" not in os.path.basename(parts.path):
         raise ValueError(f"{url}: the benchmark drops this database, so its name must contain 'bench'")
     if parts.scheme == "mysql":
-        if not _is_loopback(parts.hostname or ""):
-            raise ValueError(f"{url}: the benchmark runs on a loopback MySQL/MariaDB only")
+        check_loopback(url)
     elif parts.scheme != "sqlite":
         raise ValueError(f"{url}: use sqlite:///path or mysql://user@127.0.0.1:3306/name")
-
-
-def _is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def recreate(url):
@@ -383,13 +371,7 @@ def recreate(url):
                 os.remove(path + suffix)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return
-    params = parse_db_url(url, unquote_password=True, unquote_user=True)
-    name = params.pop("database")
-    server = pymysql.connect(autocommit=True, **params)
-    with server.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    server.close()
+    create_database(url)
 
 
 def open_for_seeding(url):

@@ -1,18 +1,35 @@
-"""gunicorn under the production configuration (gunicorn.conf.py) on a free loopback port."""
+"""gunicorn serving an app as operators run it, for bench/run.py and the tests that need a real server.
 
+``Gunicorn`` runs ``gunicorn -c gunicorn.conf.py <app>`` in the repository root on a free loopback
+port, in a process group of its own, waits until it answers, and stops it as an orchestrator
+would (SIGTERM), or kills master and workers at once (SIGKILL). Its output goes to a log file.
+The rest reads /proc, for the benchmark's report: the CPU time and memory the server uses.
+"""
+
+import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+ROOT = Path(__file__).resolve().parent.parent
+# gunicorn and the ``imagesvc`` console script, run by this Python in the repository root, so
+# that they import this checkout's imagesvc (the console scripts import the installed one).
+GUNICORN = (sys.executable, "-m", "gunicorn")
+IMAGESVC = (sys.executable, "-c", "from imagesvc.cli import cli; cli()")
 # Workers load their search index before they serve: seconds for a million images.
 STARTUP_SECONDS = 120
+# Past gunicorn's graceful timeout (20 s): time for the workers to finish what they hold.
+STOP_SECONDS = 30
+# Variables that would change how the server runs: an ``isolated`` server (the tests') leaves the
+# caller's out, so that it runs on the settings it is given and the defaults.
+SERVER_SETTINGS = ("PROMETHEUS_MULTIPROC_DIR", "IMAGESVC_METRICS_DIR_OWNER", "FLASK_DEBUG", "IMAGESVC_DEBUG",
+                   "IMAGESVC_CORS_ORIGINS", "IMAGESVC_METRICS", "IMAGESVC_LOG_LEVEL", "IMAGESVC_BIND",
+                   "IMAGESVC_WORKERS", "IMAGESVC_THREADS", "IMAGESVC_WORKER_CLASS", "IMAGESVC_WORKER_CONNECTIONS")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/net/tcp states of a connection the server still has to answer or close:
 # SYN_RECV, ESTABLISHED, CLOSE_WAIT (the client has gone, the worker has not noticed yet).
@@ -26,33 +43,49 @@ def free_loopback_port():
 
 
 class Gunicorn:
-    """``gunicorn -c gunicorn.conf.py <app>`` in the repository root, as a context manager.
+    """``gunicorn -c gunicorn.conf.py <app>`` on a free loopback port (``url``), as a context manager.
 
-    Entering starts it and waits until ``ready_path`` answers 200; leaving stops it. Its
-    output goes to ``log_path``, whose tail is shown when it fails to start.
+    ``start()`` (entering) starts it and waits until ``ready_path`` answers 200; ``stop()``
+    (leaving) stops it. ``env`` is added to this process's environment, less SERVER_SETTINGS when
+    ``isolated``. Its output goes to ``log_path``, whose tail is shown when it fails to start.
     """
 
-    def __init__(self, app, log_path, ready_path, env=None, companion_pids=()):
+    def __init__(self, log_path, env=None, app="wsgi:app", ready_path="/healthz", isolated=False,
+                 companion_pids=()):
         self.app = app
+        self.log_path = Path(log_path)
+        self.ready_path = ready_path
         # Processes that serve with it (the database server), counted in its CPU time.
         self.companion_pids = tuple(companion_pids)
-        self.log_path = log_path
-        self.ready_path = ready_path
+        inherited = {name: value for name, value in os.environ.items() if not (isolated and name in SERVER_SETTINGS)}
+        self.env = {**inherited, **(env or {})}
         self.port = free_loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {}), "IMAGESVC_BIND": f"127.0.0.1:{self.port}"}
         self.process = None
 
-    def __enter__(self):
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", self.app], cwd=ROOT, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+    def cli(self, *args):
+        """The output of ``imagesvc ARGS`` run with the server's environment (its database)."""
+        done = subprocess.run([*IMAGESVC, *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=60)
+        if done.returncode:
+            raise RuntimeError(f"imagesvc {' '.join(args)} exited with {done.returncode}:\n{done.stderr}")
+        return done.stdout
+
+    def start(self):
+        """Start it and wait until it answers; killed again if it does not."""
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [*GUNICORN, "-c", "gunicorn.conf.py", self.app], cwd=ROOT,
+                env={**self.env, "IMAGESVC_BIND": f"127.0.0.1:{self.port}"},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_until_ready()
         except BaseException:
-            self.stop()
+            self.kill()
             raise
         return self
+
+    __enter__ = start
 
     def __exit__(self, *exc_info):
         self.stop()
@@ -63,29 +96,64 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn {self.app} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:  # not listening yet, or a worker still loading its search index
+                if self.request("GET", self.ready_path, timeout=2)[0] == 200:
+                    return
+            except (OSError, http.client.HTTPException):  # not listening yet, or a worker still loading
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise RuntimeError(f"gunicorn {self.app} did not answer {self.ready_path} in {STARTUP_SECONDS}s:\n"
                            f"{self.log_tail()}")
+
+    def request(self, method, path, body=None, headers=None, timeout=20):
+        """(status, headers, body) of one request on a connection of its own, as a separate client
+        would send it; ``body`` goes as JSON, and a JSON answer comes back parsed (other bytes as
+        they are)."""
+        headers = dict(headers or {})
+        payload = None
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+        finally:
+            connection.close()
+        parsed = json.loads(raw) if raw and response.headers.get_content_type() == "application/json" else raw
+        return response.status, response.headers, parsed
+
+    def log_lines(self):
+        """Every line written so far, each parsed as JSON (as imagesvc's and gunicorn's lines are)."""
+        text = self.log_path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def log_tail(self, lines=20):
         with open(self.log_path, errors="replace") as log:
             return "".join(log.readlines()[-lines:])
 
     def stop(self):
-        """SIGTERM, as an orchestrator would; SIGKILL if it is still there after the graceful timeout."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM to the master, as an orchestrator would; SIGKILL to all if they are still
+        there after STOP_SECONDS."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def kill(self):
+        """SIGKILL to the master and every worker at once (the whole process group)."""
+        if self.process is None:
+            return
         try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # all gone already
+        self.process.wait()
 
     def wait_until_idle(self, timeout=300):
         """Wait until the server holds no connection: requests a finished wrk run left queued

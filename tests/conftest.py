@@ -1,13 +1,15 @@
-"""Fixtures: an app per test on each backend, a client, tokens by role, images made via the API.
+"""Fixtures: an app per test on each backend, a client, tokens by role, images made via the API;
+and what the test modules share: ``assert_error`` (the error envelope), ``live_server`` (a real
+gunicorn) and ``make_mysql_database`` (a MySQL database of the run's own).
 
 Storage-touching tests take the ``backend`` fixture (through ``app``) and run twice: on a
 fresh SQLite file, and on MySQL/MariaDB when one answers on loopback
 (``IMAGESVC_TEST_MYSQL_URL``, default ``mysql://root@127.0.0.1:3306/test``). On MySQL the run
-works in a database of its own (``<db>_<pid>``, dropped at the end) so that two test runs on one
+works in databases of its own (``<db>_<pid>``, dropped at the end) so that two test runs on one
 machine never see each other's rows.
 """
 
-import ipaddress
+import contextlib
 import os
 import shutil
 import time
@@ -17,53 +19,51 @@ from urllib.parse import urlsplit
 import pymysql
 import pytest
 
+from bench.databases import create_database, database_name, drop_database
+from bench.server import Gunicorn
 from imagesvc import create_app, migrations, tokens
 from imagesvc.db import db, open_database
 
 SERVER_URL = urlsplit(os.environ.get("IMAGESVC_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"))
-MYSQL_DATABASE = f"{SERVER_URL.path.lstrip('/') or 'test'}_{os.getpid()}"
-MYSQL_URL = SERVER_URL._replace(path=f"/{MYSQL_DATABASE}").geturl()
 # Rows are removed child tables first; schema_migration stays, catalog_state is reset.
 TABLES = ("version_architecture", "version", "image_label", "image", "change_log", "token")
 
-_mysql = {"checked": False, "reason": None}
+OMIT = object()  # a field post_image leaves out of the body
+_mysql = {"checked": False, "reason": None, "made": []}
 _passed = Counter()
 
 
-def _is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def mysql_url(purpose=None):
+    """The URL of a MySQL database of this run: ``<db>_<pid>``, or ``<db>_<purpose>_<pid>``."""
+    name = "_".join(filter(None, (SERVER_URL.path.lstrip("/") or "test", purpose, str(os.getpid()))))
+    return SERVER_URL._replace(path=f"/{name}").geturl()
 
 
-def mysql_server():
-    """A connection to the test MySQL server (no database selected)."""
-    return pymysql.connect(host=SERVER_URL.hostname, port=SERVER_URL.port or 3306,
-                           user=SERVER_URL.username or "root", password=SERVER_URL.password or "",
-                           connect_timeout=2, autocommit=True)
+MYSQL_URL = mysql_url()
+MYSQL_DATABASE = database_name(MYSQL_URL)
+
+
+def make_mysql_database(purpose=None, migrate=True):
+    """Make the database ``mysql_url(purpose)`` anew, brought up to date unless ``migrate`` is
+    false; it is dropped when the run ends. Its URL."""
+    url = mysql_url(purpose)
+    create_database(url)
+    _mysql["made"].append(url)
+    if migrate:
+        migrated(url)
+    return url
 
 
 def mysql_unavailable_reason():
     """None when the test MySQL answers (this run's database then made anew), else why not."""
     if not _mysql["checked"]:
         _mysql["checked"] = True
-        if not _is_loopback(SERVER_URL.hostname or ""):
-            _mysql["reason"] = f"IMAGESVC_TEST_MYSQL_URL must point at loopback, not {SERVER_URL.hostname}"
-            return _mysql["reason"]
         try:
-            server = mysql_server()
+            make_mysql_database()
+        except ValueError as exc:
+            _mysql["reason"] = f"IMAGESVC_TEST_MYSQL_URL: {exc}"
         except pymysql.MySQLError as exc:
             _mysql["reason"] = f"no MySQL/MariaDB at {SERVER_URL.hostname}:{SERVER_URL.port or 3306} ({exc.args[-1]})"
-            return _mysql["reason"]
-        with server.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DATABASE}`")
-            cursor.execute(f"CREATE DATABASE `{MYSQL_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        server.close()
-        _mysql["created"] = True
-        migrated(MYSQL_URL)
     return _mysql["reason"]
 
 
@@ -75,11 +75,38 @@ def migrated(url):
 
 
 def pytest_sessionfinish(session):
-    if _mysql.get("created"):
-        server = mysql_server()
-        with server.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{MYSQL_DATABASE}`")
-        server.close()
+    for url in _mysql["made"]:
+        drop_database(url)
+
+
+def live_server(workdir, database_url=None, workers=1, **settings):
+    """gunicorn serving imagesvc as operators run it (a bench.server.Gunicorn, not started yet).
+
+    It serves ``database_url`` (by default a new SQLite file in ``workdir``), brought up to date
+    by ``imagesvc db upgrade``, with ``workers`` workers and ``settings`` (IMAGESVC_* variables);
+    the test's own environment does not change how it runs. It logs to ``workdir``/gunicorn.log.
+    """
+    # The metrics in the test's own folder, so that a killed master leaves nothing behind.
+    (workdir / "metrics").mkdir(parents=True, exist_ok=True)
+    server = Gunicorn(workdir / "gunicorn.log", isolated=True, env={
+        "IMAGESVC_DATABASE_URL": database_url or f"sqlite:///{workdir / 'live.db'}",
+        "IMAGESVC_WORKERS": str(workers),
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
+        **settings,
+    })
+    server.cli("db", "upgrade")
+    return server
+
+
+def assert_error(response, status, code, errors=False):
+    """The contract's error envelope; ``errors`` only where fields are at fault. Returns the body."""
+    body = response.get_json()
+    assert response.status_code == status, body
+    assert response.mimetype == "application/json"
+    assert (body["success"], body["code"]) == (False, code), body
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body) == ({"success", "code", "message", "errors"} if errors else {"success", "code", "message"})
+    return body
 
 
 def pytest_generate_tests(metafunc):
@@ -97,6 +124,21 @@ def backend(request):
         if reason:
             pytest.skip(f"MySQL half skipped: {reason}")
     return request.param
+
+
+@pytest.fixture(scope="module")
+def once_per_module():
+    """``once_per_module(key, make)``: what the context manager ``make()`` gives on entering, made
+    on first use for ``key`` and kept for the module's tests; all left at the module's end."""
+    made = {}
+    with contextlib.ExitStack() as stack:
+
+        def get(key, make):
+            if key not in made:
+                made[key] = stack.enter_context(make())
+            return made[key]
+
+        yield get
 
 
 @pytest.fixture(scope="session")
@@ -204,14 +246,26 @@ def bare_client(tmp_path):
 
 
 @pytest.fixture
-def make_image(client, auth_headers):
-    """Create an image through the API; returns its ``data``."""
+def post_image(client, auth_headers):
+    """``post_image(**fields)``: POST an image as an editor, with a fresh name and imageAddress
+    unless given (OMIT leaves a field out); the response."""
     counter = iter(range(1, 10_000))
 
-    def make(**overrides):
+    def post(**fields):
         n = next(counter)
-        body = {"name": f"image {n}", "imageAddress": f"registry.example.com/team/image-{n}:1.0", **overrides}
-        response = client.post("/api/images", json=body, headers=auth_headers("editor"))
+        body = {"name": f"image {n}", "imageAddress": f"registry.example.com/team/image-{n}:1.0", **fields}
+        return client.post("/api/images", json={k: v for k, v in body.items() if v is not OMIT},
+                           headers=auth_headers("editor"))
+
+    return post
+
+
+@pytest.fixture
+def make_image(post_image):
+    """Create an image through the API; returns its ``data``."""
+
+    def make(**overrides):
+        response = post_image(**overrides)
         assert response.status_code == 201, response.get_json()
         return response.get_json()["data"]
 
@@ -227,6 +281,26 @@ def make_version(client, auth_headers):
         return response.get_json()["data"]
 
     return make
+
+
+@pytest.fixture
+def read_data(client, auth_headers):
+    """``read_data(url, role="reader", **query)``: GET ``url`` as ``role``, which must answer 200; its ``data``."""
+
+    def read(url, role="reader", **query):
+        response = client.get(url, query_string=query or None, headers=auth_headers(role))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["data"]
+
+    return read
+
+
+@pytest.fixture
+def image(make_image, make_version):
+    """An image with one version, 1.0."""
+    image = make_image()
+    make_version(image["id"], "1.0")
+    return image
 
 
 @pytest.hookimpl(wrapper=True)

@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.live_server import ROOT, gunicorn
+from bench.server import ROOT
+
+from .conftest import live_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -130,7 +132,7 @@ def chromium(tmp_path):
 
 
 def test_docs_page_renders_every_original_endpoint_from_this_service_alone(tmp_path, chromium):
-    with gunicorn(tmp_path, workers=1) as server:
+    with live_server(tmp_path, workers=1) as server:
         for domain in ("Network", "Page", "Runtime", "Log"):
             chromium.call(f"{domain}.enable")
         chromium.call("Page.navigate", url=f"{server.url}/api/docs")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .served import Served
+from .conftest import live_server
 
 CLIENTS = 8
 LOAD_SECONDS = 2.5
@@ -23,10 +23,12 @@ VERSIONS_PER_IMAGE = 3
 
 @pytest.fixture
 def server(tmp_path):
-    served = Served(f"sqlite:///{tmp_path / 'crash.db'}", tmp_path, workers=4).upgrade()
-    served.headers = {"Authorization": f"Bearer {served.token('crash-editor', 'editor')}"}
-    yield served.start()
-    served.kill()
+    server = live_server(tmp_path / "crashed", f"sqlite:///{tmp_path / 'crash.db'}", workers=4,
+                         IMAGESVC_LOG_LEVEL="WARNING")
+    token = server.cli("token", "create", "crash-editor", "--role", "editor").strip()
+    server.headers = {"Authorization": f"Bearer {token}"}
+    yield server.start()
+    server.kill()
 
 
 def write_load(server, client, stop, acknowledged):
@@ -75,7 +77,8 @@ def test_a_killed_server_loses_no_acknowledged_write(server, tmp_path):
     finally:
         database.close()
 
-    restarted = Served(server.database_url, tmp_path, workers=2).start()
+    restarted = live_server(tmp_path / "restarted", server.env["IMAGESVC_DATABASE_URL"], workers=2,
+                            IMAGESVC_LOG_LEVEL="WARNING").start()
     restarted.headers = server.headers
     try:
         found_images = found_versions = 0

@@ -9,29 +9,17 @@ import pytest
 
 from imagesvc import catalog, create_app
 
+from .conftest import assert_error
+
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)*")
 IMAGE_BODY = {"name": "an image", "imageAddress": "registry.example.com/team/an-image:1"}
 JSON_BODY = json.dumps(IMAGE_BODY).encode()
-
-
-def assert_error(response, status, code, errors=False):
-    """The contract's error envelope; ``errors`` only where fields are at fault."""
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/json"
-    assert body["success"] is False
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert set(body) == ({"success", "code", "message", "errors"} if errors else {"success", "code", "message"})
-    return body
-
-
-@pytest.fixture
-def image(make_image, make_version):
-    image = make_image()
-    make_version(image["id"], "1.0")
-    return image
+# Content types of a body: the JSON ones (any +json, UTF-8 only) are read, the others refused.
+JSON_TYPES = ("application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8",
+              "application/json;charset=utf-8", "application/merge-patch+json", "application/vnd.imagesvc+json")
+NOT_JSON = ("text/plain", "application/json; charset=latin-1", "application/json; charset=utf-16",
+            "application/x-www-form-urlencoded", "application/xml")
 
 
 def app_on(database_url, **config):
@@ -205,13 +193,7 @@ def test_body_of_exactly_max_content_length_is_accepted(small_app, editor):
 # ----- 415 -----
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize("content_type", [
-    "text/plain",
-    "application/json; charset=latin-1",
-    "application/json; charset=utf-16",
-    "application/x-www-form-urlencoded",
-    "application/xml",
-])
+@pytest.mark.parametrize("content_type", NOT_JSON)
 def test_body_with_a_content_type_other_than_json_is_415(client, editor, content_type):
     response = client.post("/api/images", data=JSON_BODY, content_type=content_type, headers=editor)
     assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
@@ -243,14 +225,7 @@ def test_every_write_with_a_body_refuses_text_plain_with_415(client, editor, ima
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize("content_type", [
-    "application/json",
-    "application/json; charset=utf-8",
-    "application/json; charset=UTF-8",
-    "application/json;charset=utf-8",
-    "application/merge-patch+json",
-    "application/vnd.imagesvc+json",
-])
+@pytest.mark.parametrize("content_type", JSON_TYPES)
 def test_json_content_types_are_accepted(client, editor, content_type):
     response = client.post("/api/images", data=JSON_BODY, content_type=content_type, headers=editor)
     assert response.status_code == 201

@@ -74,6 +74,20 @@ def online(make_image):
 
 
 @pytest.fixture
+def online_with_versions(online, make_version):
+    """``online_with_versions(image_id, address, *versions)``: an online image at ``address`` with
+    ``versions``, each (version, its imageAddress, its createTime)."""
+
+    def make(image_id, address, *versions):
+        image = online(imageId=image_id, imageAddress=address)
+        for version, version_address, created in versions:
+            make_version(image["id"], version, imageAddress=version_address, createTime=created)
+        return image
+
+    return make
+
+
+@pytest.fixture
 def profiles(feed):
     def get(**query):
         response = feed(format="jupyterhub", **query)
@@ -159,10 +173,9 @@ def test_without_a_listed_default_no_profile_is_marked_and_both_spawners_take_th
 
 
 def test_default_choice_is_the_version_at_the_images_own_address_even_when_a_newer_exists(
-        online, make_version, profiles, spawner):
-    image = online(imageId="torch", imageAddress=f"{ML}torch:2.1")
-    make_version(image["id"], "v2.1", imageAddress=f"{ML}torch:2.1", createTime="2024-01-01T00:00:00Z")
-    make_version(image["id"], "v2.2", imageAddress=f"{ML}torch:2.2", createTime="2024-06-01T00:00:00Z")
+        online_with_versions, profiles, spawner):
+    online_with_versions("torch", f"{ML}torch:2.1", ("v2.1", f"{ML}torch:2.1", "2024-01-01T00:00:00Z"),
+                         ("v2.2", f"{ML}torch:2.2", "2024-06-01T00:00:00Z"))
 
     [profile] = profiles()
     html = form_html(spawner([profile]))
@@ -173,11 +186,10 @@ def test_default_choice_is_the_version_at_the_images_own_address_even_when_a_new
     assert spawned_image(spawner([profile], {"profile": "torch"})) == f"{ML}torch:2.1"
 
 
-def test_default_choice_without_a_version_at_the_images_address_is_the_newest(online, make_version, profiles,
+def test_default_choice_without_a_version_at_the_images_address_is_the_newest(online_with_versions, profiles,
                                                                              spawner):
-    image = online(imageId="paddle", imageAddress=f"{ML}paddle:base")
-    make_version(image["id"], "old", imageAddress=f"{ML}paddle:old", createTime="2023-01-01T00:00:00Z")
-    make_version(image["id"], "new", imageAddress=f"{ML}paddle:new", createTime="2024-01-01T00:00:00Z")
+    online_with_versions("paddle", f"{ML}paddle:base", ("old", f"{ML}paddle:old", "2023-01-01T00:00:00Z"),
+                         ("new", f"{ML}paddle:new", "2024-01-01T00:00:00Z"))
 
     [profile] = profiles()
 
@@ -186,11 +198,11 @@ def test_default_choice_without_a_version_at_the_images_address_is_the_newest(on
     assert spawned_image(spawner([profile], {"profile": "paddle"})) == f"{ML}paddle:new"
 
 
-def test_a_rest_spawn_naming_a_capitalised_version_applies_that_versions_image(online, make_version, profiles,
+def test_a_rest_spawn_naming_a_capitalised_version_applies_that_versions_image(online_with_versions, profiles,
                                                                               spawner):
-    image = online(imageId="CANN-Toolkit", imageAddress=f"{ML}cann:latest")
-    make_version(image["id"], "cann80RC1-x86_64", imageAddress=f"{ML}cann:8.0.rc1", createTime="2024-01-01T00:00:00Z")
-    make_version(image["id"], "cann81-x86_64", imageAddress=f"{ML}cann:8.1", createTime="2024-06-01T00:00:00Z")
+    online_with_versions("CANN-Toolkit", f"{ML}cann:latest",
+                         ("cann80RC1-x86_64", f"{ML}cann:8.0.rc1", "2024-01-01T00:00:00Z"),
+                         ("cann81-x86_64", f"{ML}cann:8.1", "2024-06-01T00:00:00Z"))
     [profile] = profiles()
     # KubeSpawner 7.1 keys a profile option by its name ("version") in user_options; the form's field
     # profile-option-<slug>--version becomes that key in options_from_form.

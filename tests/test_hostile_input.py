@@ -9,6 +9,7 @@ small seeded catalog; a dump of every table (every row, every column) is taken b
 and must be the same, except for the one case that creates a (homoglyph) image.
 """
 
+import contextlib
 import json
 import shutil
 
@@ -18,10 +19,7 @@ from peewee import MySQLDatabase
 from imagesvc import catalog, create_app, tokens
 from imagesvc.db import db
 
-from .conftest import MYSQL_DATABASE, SERVER_URL, migrated, mysql_server
-
-# The table's own MySQL database, beside the run's (dropped when the module ends).
-HOSTILE_MYSQL_DATABASE = f"{MYSQL_DATABASE}_hostile"
+from .conftest import make_mysql_database
 
 SEED_IMAGES = [
     {"name": "Ubuntu CPU", "external_id": "ubuntu-cpu", "image_address": "ubuntu:22.04", "chip_type": "CPU",
@@ -57,6 +55,11 @@ def listing(names):
         assert sorted(item["name"] for item in data["list"]) == sorted(names)
         assert data["total"] == len(names)
     return check
+
+
+def listed(id, query, names):
+    """A case: GET /api/images?``query`` lists exactly the images with these names."""
+    return case(id, "GET", f"/api/images?{query}", status=200, code=None, check=listing(names))
 
 
 def empty_page(total):
@@ -187,26 +190,17 @@ CASES = [
          code="VALIDATION_ERROR", field="version"),
 
     # ----- SQL and LIKE metacharacters in every filter: 200 and literal matching -----
-    case("filter-name-percent", "GET", "/api/images?name=%25", status=200, code=None, check=listing(["100% GPU"])),
-    case("filter-name-underscore", "GET", "/api/images?name=_", status=200, code=None, check=listing(["my_image"])),
-    case("filter-name-backslash", "GET", "/api/images?name=%5C", status=200, code=None,
-         check=listing(["back\\slash"])),
-    case("filter-name-quote", "GET", "/api/images?name='s", status=200, code=None,
-         check=listing(["O'Brien's image"])),
-    case("filter-name-sql-injection", "GET", "/api/images?name=%27%20OR%201%3D1%20--", status=200, code=None,
-         check=listing([])),
-    case("filter-name-union", "GET", "/api/images?name=x%22)%20UNION%20SELECT%20*%20FROM%20token%20--", status=200,
-         code=None, check=listing([])),
-    case("filter-framework-percent-literal", "GET", "/api/images?framework=tensor%25flow", status=200, code=None,
-         check=listing(["100% GPU"])),
-    case("filter-framework-like-wildcard", "GET", "/api/images?framework=%25", status=200, code=None,
-         check=listing([])),
-    case("filter-framework-injection", "GET", "/api/images?framework=%27%20OR%20%271%27%3D%271", status=200,
-         code=None, check=listing([])),
-    case("filter-scope-underscore-literal", "GET", "/api/images?applicableScope=A_B", status=200, code=None,
-         check=listing(["100% GPU"])),
-    case("filter-scope-like-wildcard", "GET", "/api/images?applicableScope=a%25", status=200, code=None,
-         check=listing([])),
+    listed("filter-name-percent", "name=%25", ["100% GPU"]),
+    listed("filter-name-underscore", "name=_", ["my_image"]),
+    listed("filter-name-backslash", "name=%5C", ["back\\slash"]),
+    listed("filter-name-quote", "name='s", ["O'Brien's image"]),
+    listed("filter-name-sql-injection", "name=%27%20OR%201%3D1%20--", []),
+    listed("filter-name-union", "name=x%22)%20UNION%20SELECT%20*%20FROM%20token%20--", []),
+    listed("filter-framework-percent-literal", "framework=tensor%25flow", ["100% GPU"]),
+    listed("filter-framework-like-wildcard", "framework=%25", []),
+    listed("filter-framework-injection", "framework=%27%20OR%20%271%27%3D%271", []),
+    listed("filter-scope-underscore-literal", "applicableScope=A_B", ["100% GPU"]),
+    listed("filter-scope-like-wildcard", "applicableScope=a%25", []),
     case("filter-chipType-injection", "GET", "/api/images?chipType=GPU%27%20OR%20%271%27%3D%271", status=422,
          code="VALIDATION_ERROR", field="chipType"),
     case("filter-sortBy-injection", "GET", "/api/images?sortBy=name;DROP%20TABLE%20image", status=422,
@@ -297,36 +291,20 @@ class World:
         self.database.close_all()
 
 
-@pytest.fixture(scope="module")
-def worlds():
-    built = {}
-    yield built
-    for world in built.values():
-        world.close()
-    if "mysql" in built:
-        server = mysql_server()
-        with server.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{HOSTILE_MYSQL_DATABASE}`")
-        server.close()
-
-
 @pytest.fixture
-def world(backend, worlds, tmp_path_factory, sqlite_template):
-    if backend not in worlds:
+def world(backend, once_per_module, tmp_path_factory, sqlite_template):
+    """The World of the backend, built for the module on first use."""
+
+    def build():
         if backend == "mysql":
-            server = mysql_server()
-            with server.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{HOSTILE_MYSQL_DATABASE}`")
-                cursor.execute(f"CREATE DATABASE `{HOSTILE_MYSQL_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            server.close()
-            url = SERVER_URL._replace(path=f"/{HOSTILE_MYSQL_DATABASE}").geturl()
-            migrated(url)
+            url = make_mysql_database("hostile")
         else:
             path = tmp_path_factory.mktemp("hostile") / "imagesvc.db"
             shutil.copyfile(sqlite_template, path)
             url = f"sqlite:///{path}"
-        worlds[backend] = World(url)
-    return worlds[backend]
+        return contextlib.closing(World(url))
+
+    return once_per_module(backend, build)
 
 
 def dump(database):

@@ -16,11 +16,12 @@ import pymysql
 import pytest
 from peewee import OperationalError
 
+from bench.databases import connect_server, is_loopback
 from imagesvc import catalog
 from imagesvc.db import db
 from imagesvc.models import Change
 
-from .conftest import MYSQL_DATABASE, SERVER_URL, _is_loopback, mysql_server
+from .conftest import MYSQL_DATABASE, MYSQL_URL, SERVER_URL
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def messages(records, start):
 
 def raw_connection():
     """A connection of the test's own (autocommit) on the run's database, beside the app's."""
-    connection = mysql_server()
+    connection = connect_server(MYSQL_URL)
     connection.select_db(MYSQL_DATABASE)
     return connection
 
@@ -74,7 +75,7 @@ def state_of(app, image):
 
 def kill(connection_id):
     """KILL a connection from outside, and wait until the server has let it go."""
-    with mysql_server() as admin, admin.cursor() as cursor:
+    with connect_server(MYSQL_URL) as admin, admin.cursor() as cursor:
         cursor.execute(f"KILL {int(connection_id)}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -230,11 +231,11 @@ def restartable_server():
     """How to start the test server again once stopped (its pid file, program and arguments);
     skipped unless it runs on this machine, can be started again from here, and serves no other
     client that a restart would break."""
-    if not _is_loopback(SERVER_URL.hostname or ""):
+    if not is_loopback(SERVER_URL.hostname or ""):
         pytest.skip("the test server is not on loopback")
     if not shutil.which("start-stop-daemon"):
         pytest.skip("no start-stop-daemon to start the server again")
-    with mysql_server() as admin, admin.cursor() as cursor:
+    with connect_server(MYSQL_URL) as admin, admin.cursor() as cursor:
         cursor.execute("SELECT @@pid_file")
         pid_file = cursor.fetchone()[0]
         # Clients but this run's (on databases named after its pid) and this connection.
@@ -278,7 +279,7 @@ def is_a_live_run(database):
 
 def server_answers():
     try:
-        mysql_server().close()
+        connect_server(MYSQL_URL).close()
     except pymysql.MySQLError:
         return False
     return True
@@ -297,7 +298,7 @@ def test_a_restarted_server_gives_503_meanwhile_and_the_app_recovers(app, client
     image = make_image()
     assert client.get(f"/api/images/{image['id']}", headers=editor).status_code == 200  # a pooled connection
     try:
-        with mysql_server() as admin, admin.cursor() as cursor:
+        with connect_server(MYSQL_URL) as admin, admin.cursor() as cursor:
             cursor.execute("SHUTDOWN")
         wait_until(lambda: not os.path.exists(f"/proc/{restartable_server['pid']}"), 60, "the server still runs")
 

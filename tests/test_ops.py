@@ -14,8 +14,10 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.server import ROOT
 from imagesvc import create_app, metrics
-from tests.live_server import ROOT, gunicorn
+
+from .conftest import live_server
 
 ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CONSOLE = "https://console.example.com"
@@ -180,7 +182,7 @@ def test_several_gunicorn_workers_add_up_and_survive_a_dead_worker(tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_1.db").write_bytes(b"stale values of an earlier run")
-    with gunicorn(tmp_path, workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as server:
+    with live_server(tmp_path, workers=2, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as server:
         assert not (metrics_dir / "counter_1.db").exists()  # a fresh folder at start
 
         def healthz_lines():
@@ -191,7 +193,7 @@ def test_several_gunicorn_workers_add_up_and_survive_a_dead_worker(tmp_path):
             # Enough requests that both workers serve some; bounded in count and time.
             deadline = time.monotonic() + 20
             while sent < 2000 and time.monotonic() < deadline:
-                statuses = list(pool.map(lambda _: server.request("/healthz")[0], range(40)))
+                statuses = list(pool.map(lambda _: server.request("GET", "/healthz")[0], range(40)))
                 assert set(statuses) == {200}
                 sent += len(statuses)
                 if len({line["pid"] for line in healthz_lines()}) >= 2:
@@ -203,7 +205,7 @@ def test_several_gunicorn_workers_add_up_and_survive_a_dead_worker(tmp_path):
         assert any(line["logger"] == "gunicorn.error" for line in lines)
 
         def healthz_total():
-            status, _, body = server.request("/metrics")
+            status, _, body = server.request("GET", "/metrics")
             assert status == 200
             return sum(samples(body.decode(), "imagesvc_http_requests_total", path="/healthz"))
 
@@ -218,7 +220,7 @@ def test_several_gunicorn_workers_add_up_and_survive_a_dead_worker(tmp_path):
             time.sleep(0.1)
         assert not (metrics_dir / f"gauge_livesum_{victim}.db").exists()
         assert healthz_total() == sent
-        assert server.request("/healthz")[0] == 200
+        assert server.request("GET", "/healthz")[0] == 200
         assert healthz_total() == sent + 1
 
 

@@ -9,50 +9,29 @@ image's ETag, versionCount and history account for every one of them.
 
 import concurrent.futures
 import itertools
-import os
+import sqlite3
 import threading
 
-import pymysql
 import pytest
 
-from .conftest import SERVER_URL, mysql_server
-from .served import Served
+from bench.databases import connect_server, database_name
 
-# The races' own MySQL database (dropped when the module ends), so they never see other rows.
-RACE_MYSQL_DATABASE = f"imagesvc_race_{os.getpid()}"
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """One gunicorn per backend for the module, started on first use."""
-    started = {}
-    yield started
-    for server in started.values():
-        server.stop()
-    if "mysql" in started:
-        drop = mysql_server()
-        with drop.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{RACE_MYSQL_DATABASE}`")
-        drop.close()
+from .conftest import live_server, make_mysql_database
 
 
 @pytest.fixture
-def server(backend, servers, tmp_path_factory):
-    if backend not in servers:
-        workdir = tmp_path_factory.mktemp(f"race-{backend}")
-        if backend == "mysql":
-            create = mysql_server()
-            with create.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{RACE_MYSQL_DATABASE}`")
-                cursor.execute(f"CREATE DATABASE `{RACE_MYSQL_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            create.close()
-            url = SERVER_URL._replace(path=f"/{RACE_MYSQL_DATABASE}").geturl()
-        else:
-            url = f"sqlite:///{workdir / 'race.db'}"
-        served = Served(url, workdir, workers=4).upgrade()
-        served.headers = {"Authorization": f"Bearer {served.token('race-editor', 'editor')}"}
-        servers[backend] = served.start()
-    return servers[backend]
+def server(backend, once_per_module, tmp_path_factory):
+    """One gunicorn per backend for the module, started on first use."""
+
+    def serve():
+        # The races' own database, so that they never see other rows.
+        url = make_mysql_database("race", migrate=False) if backend == "mysql" else None
+        server = live_server(tmp_path_factory.mktemp(f"race-{backend}"), url, workers=4, IMAGESVC_LOG_LEVEL="WARNING")
+        token = server.cli("token", "create", "race-editor", "--role", "editor").strip()
+        server.headers = {"Authorization": f"Bearer {token}"}
+        return server
+
+    return once_per_module(backend, serve)
 
 
 def all_at_once(calls, threads=50):
@@ -81,19 +60,13 @@ def letter_cases(text, count):
 
 def database_rows(server, sql, *params):
     """Rows of a query straight on the database, beside the service."""
-    if server.database_url.startswith("mysql"):
-        connection = pymysql.connect(host=SERVER_URL.hostname, port=SERVER_URL.port or 3306,
-                                     user=SERVER_URL.username or "root", password=SERVER_URL.password or "",
-                                     database=RACE_MYSQL_DATABASE)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), params)
-                return cursor.fetchall()
-        finally:
-            connection.close()
-    import sqlite3
-
-    connection = sqlite3.connect(server.database_url.removeprefix("sqlite:///"))
+    url = server.env["IMAGESVC_DATABASE_URL"]
+    if url.startswith("mysql"):
+        with connect_server(url) as connection, connection.cursor() as cursor:
+            connection.select_db(database_name(url))
+            cursor.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall()
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
         return connection.execute(sql, params).fetchall()
     finally:

@@ -12,7 +12,9 @@ import sys
 import threading
 import time
 
-from tests.live_server import ROOT, gunicorn
+from bench.server import ROOT
+
+from .conftest import live_server
 
 SLOW_CLIENTS = 200
 HEADER_EVERY = 2.0  # seconds between the header lines of a slow client
@@ -57,7 +59,7 @@ def normal_request_times(server, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.monotonic()
-        status, _, _ = server.request("/healthz")
+        status, _, _ = server.request("GET", "/healthz")
         took.append(time.monotonic() - started)
         assert status == 200
         time.sleep(0.05)
@@ -65,8 +67,8 @@ def normal_request_times(server, seconds):
 
 
 def test_two_hundred_slow_clients_do_not_delay_a_normal_request(tmp_path):
-    with gunicorn(tmp_path, workers=2) as server:
-        address = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+    with live_server(tmp_path, workers=2) as server:
+        address = ("127.0.0.1", server.port)
         with SlowClients(address, SLOW_CLIENTS):
             # Long enough for every slow client to have sent several header lines.
             took = normal_request_times(server, seconds=3 * HEADER_EVERY)
@@ -76,14 +78,14 @@ def test_two_hundred_slow_clients_do_not_delay_a_normal_request(tmp_path):
 
 
 def test_idle_connections_that_never_finish_a_request_do_not_stop_the_service(tmp_path):
-    with gunicorn(tmp_path, workers=2) as server:
-        address = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+    with live_server(tmp_path, workers=2) as server:
+        address = ("127.0.0.1", server.port)
         idle = [socket.create_connection(address, timeout=5) for _ in range(8)]
         try:
             for sock in idle:
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
             started = time.monotonic()
-            status, _, _ = server.request("/healthz")
+            status, _, _ = server.request("GET", "/healthz")
             took = time.monotonic() - started
         finally:
             for sock in idle:

@@ -7,10 +7,11 @@ import threading
 import pytest
 from playhouse.test_utils import count_queries
 
+from bench.databases import connect_server
 from imagesvc import migrations, tokens
 from imagesvc.db import db
 
-from .conftest import MYSQL_DATABASE, mysql_server
+from .conftest import MYSQL_DATABASE, MYSQL_URL
 
 
 def queries_of(client, url, headers):
@@ -189,7 +190,7 @@ def test_a_killed_connection_costs_no_failed_request(app, client, auth_headers, 
         pytest.skip("MySQL only")
     headers = auth_headers("reader")
     assert client.get("/api/images", headers=headers).status_code == 200
-    admin = mysql_server()
+    admin = connect_server(MYSQL_URL)
     with admin.cursor() as cursor:
         cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", (MYSQL_DATABASE,))
         idle = [row[0] for row in cursor.fetchall()]

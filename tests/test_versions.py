@@ -9,6 +9,8 @@ from playhouse.test_utils import count_queries
 from imagesvc.db import db
 from imagesvc.models import Image, Version
 
+from .conftest import assert_error
+
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 VERSION_FIELDS = {"version", "imageAddress", "size", "sizeBytes", "pythonVersion", "cudaVersion", "description",
                   "createTime"}
@@ -69,11 +71,8 @@ def parse_time(text):
 
 
 def assert_refused(response, field):
-    body = response.get_json()
-    assert response.status_code == 422, body
-    assert body["success"] is False
-    assert body["code"] == "VALIDATION_ERROR"
-    assert field in body["errors"]
+    """A 422 that names ``field``."""
+    assert field in assert_error(response, 422, "VALIDATION_ERROR", errors=True)["errors"]
 
 
 # ----- POST: the version field -----

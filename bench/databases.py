@@ -1,0 +1,52 @@
+"""MySQL/MariaDB databases that a run makes for itself (the benchmark's, the tests'), and drops.
+
+They are made on a server on loopback only: a database that is dropped and made anew must never
+be one on another machine. Each is made empty, in utf8mb4 with a binary collation (the app folds
+names into its own ``*_key`` columns, so the server must not fold them again).
+"""
+
+import ipaddress
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_loopback(url):
+    """Refuse (ValueError) a MySQL URL whose server is not on loopback."""
+    host = urlsplit(url).hostname or ""
+    if not is_loopback(host):
+        raise ValueError(f"a MySQL/MariaDB server on loopback only, not {host!r}")
+
+
+def connect_server(url):
+    """A connection to the server of the MySQL URL ``url``, no database selected."""
+    parts = urlsplit(url)
+    return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or "root"),
+                           password=unquote(parts.password or ""), connect_timeout=2, autocommit=True)
+
+
+def database_name(url):
+    return urlsplit(url).path.lstrip("/")
+
+
+def create_database(url):
+    """Drop the database ``url`` names, if there is one, and create it empty."""
+    check_loopback(url)
+    with connect_server(url) as server, server.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{database_name(url)}`")
+        cursor.execute(f"CREATE DATABASE `{database_name(url)}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+
+
+def drop_database(url):
+    check_loopback(url)
+    with connect_server(url) as server, server.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{database_name(url)}`")
