@@ -17,25 +17,26 @@ VERSION_FIELDS = {"version", "imageAddress", "size", "sizeBytes", "pythonVersion
 
 
 @pytest.fixture
-def image(make_image):
+def bare_image(make_image):
+    """An image with no version yet (conftest's ``image`` has one)."""
     return make_image(imageAddress="registry.example.com/team/base:1.0")
 
 
 @pytest.fixture
-def post_version(client, auth_headers, image):
-    """POST a version body to ``image`` (or to ``image_id``) as an editor; returns the response."""
+def post_version(client, auth_headers, bare_image):
+    """POST a version body to ``bare_image`` (or to ``image_id``) as an editor; returns the response."""
 
     def post(body, image_id=None):
-        return client.post(f"/api/images/{image_id or image['id']}/versions", json=body,
+        return client.post(f"/api/images/{image_id or bare_image['id']}/versions", json=body,
                            headers=auth_headers("editor"))
 
     return post
 
 
 @pytest.fixture
-def list_versions(client, auth_headers, image):
+def list_versions(client, auth_headers, bare_image):
     def get(query="", image_id=None):
-        return client.get(f"/api/images/{image_id or image['id']}/versions{query}", headers=auth_headers("reader"))
+        return client.get(f"/api/images/{image_id or bare_image['id']}/versions{query}", headers=auth_headers("reader"))
 
     return get
 
@@ -115,11 +116,11 @@ def test_duplicate_version_in_an_image_is_409_ignoring_case(post_version, duplic
     assert "version" in body["errors"]
 
 
-def test_racing_duplicate_versions_leave_one_winner_and_409s(app, auth_headers, image):
+def test_racing_duplicate_versions_leave_one_winner_and_409s(app, auth_headers, bare_image):
     headers = auth_headers("editor")
 
     def post(version):
-        return app.test_client().post(f"/api/images/{image['id']}/versions", json={"version": version},
+        return app.test_client().post(f"/api/images/{bare_image['id']}/versions", json={"version": version},
                                       headers=headers).status_code
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -291,12 +292,12 @@ def test_unknown_field_is_422_naming_it(post_version, field):
     assert_refused(post_version({"version": "1.0", field: "x"}), field)
 
 
-def test_creating_a_version_bumps_the_image_last_update_time_and_version_count(post_version, get_image, image,
+def test_creating_a_version_bumps_the_image_last_update_time_and_version_count(post_version, get_image, bare_image,
                                                                                backdate):
-    backdate(image["id"])
+    backdate(bare_image["id"])
     before = utc_now()
     post_version({"version": "1.0"})
-    after = get_image(image["id"])
+    after = get_image(bare_image["id"])
     assert parse_time(after["lastUpdateTime"]) >= before
     assert after["versionCount"] == 1
 
@@ -358,15 +359,15 @@ def test_listing_versions_costs_as_many_queries_for_one_version_as_for_many(post
     assert queries() == one
 
 
-def test_versions_without_paging_stop_at_the_1000_newest(app, image, list_versions):
+def test_versions_without_paging_stop_at_the_1000_newest(app, bare_image, list_versions):
     with app.app_context():
         start = datetime.datetime(2020, 1, 1)
-        rows = [{"image": int(image["id"]), "version": f"1.{n}", "version_key": f"1.{n}",
-                 "image_address": image["imageAddress"], "description": "",
+        rows = [{"image": int(bare_image["id"]), "version": f"1.{n}", "version_key": f"1.{n}",
+                 "image_address": bare_image["imageAddress"], "description": "",
                  "create_time": start + datetime.timedelta(minutes=n)} for n in range(1001)]
         with db.atomic():
             Version.insert_many(rows).execute()
-            Image.update(version_count=1001).where(Image.id == int(image["id"])).execute()
+            Image.update(version_count=1001).where(Image.id == int(bare_image["id"])).execute()
         db.close()
     data = list_versions().get_json()["data"]
     assert len(data["list"]) == 1000
@@ -415,9 +416,9 @@ def test_versions_of_an_unknown_image_are_404(list_versions, image_id):
 # ----- GET / DELETE one version (beyond) -----
 
 @pytest.mark.parametrize("asked", ["V1.0-RC", "v1.0-rc"])
-def test_one_version_is_found_ignoring_case(client, auth_headers, image, post_version, asked):
+def test_one_version_is_found_ignoring_case(client, auth_headers, bare_image, post_version, asked):
     post_version({"version": "V1.0-RC"})
-    response = client.get(f"/api/images/{image['id']}/versions/{asked}", headers=auth_headers("reader"))
+    response = client.get(f"/api/images/{bare_image['id']}/versions/{asked}", headers=auth_headers("reader"))
     assert response.status_code == 200
     assert response.get_json()["data"]["version"] == "V1.0-RC"
 
@@ -428,56 +429,57 @@ def test_one_version_is_found_ignoring_case(client, auth_headers, image, post_ve
     ("/api/images/abc/versions/1.0", "镜像不存在"),
     ("/api/images/{id}/versions/2.0", "版本不存在"),
 ])
-def test_one_version_of_an_unknown_image_or_version_is_404(client, auth_headers, image, post_version, method, path,
+def test_one_version_of_an_unknown_image_or_version_is_404(client, auth_headers, bare_image, post_version, method, path,
                                                           message):
     post_version({"version": "1.0"})
-    response = getattr(client, method)(path.format(id=image["id"]), headers=auth_headers("editor"))
+    response = getattr(client, method)(path.format(id=bare_image["id"]), headers=auth_headers("editor"))
     assert response.status_code == 404
     assert response.get_json()["code"] == "NOT_FOUND"
     assert response.get_json()["message"] == message
 
 
-def test_deleting_a_version_answers_null_data_and_message(client, auth_headers, image, post_version):
+def test_deleting_a_version_answers_null_data_and_message(client, auth_headers, bare_image, post_version):
     post_version({"version": "1.0"})
-    response = client.delete(f"/api/images/{image['id']}/versions/1.0", headers=auth_headers("editor"))
+    response = client.delete(f"/api/images/{bare_image['id']}/versions/1.0", headers=auth_headers("editor"))
     assert response.status_code == 200
     assert response.get_json() == {"success": True, "data": None, "message": "删除版本成功"}
 
 
-def test_deleted_version_is_gone_ignoring_case(client, auth_headers, image, post_version, list_versions):
+def test_deleted_version_is_gone_ignoring_case(client, auth_headers, bare_image, post_version, list_versions):
     post_version({"version": "V1.0"})
     post_version({"version": "2.0"})
-    assert client.delete(f"/api/images/{image['id']}/versions/v1.0", headers=auth_headers("editor")).status_code == 200
-    response = client.get(f"/api/images/{image['id']}/versions/V1.0", headers=auth_headers("reader"))
+    deleted = client.delete(f"/api/images/{bare_image['id']}/versions/v1.0", headers=auth_headers("editor"))
+    assert deleted.status_code == 200
+    response = client.get(f"/api/images/{bare_image['id']}/versions/V1.0", headers=auth_headers("reader"))
     assert response.status_code == 404
     assert [item["version"] for item in list_versions().get_json()["data"]["list"]] == ["2.0"]
 
 
-def test_deleting_a_version_decrements_version_count_and_bumps_last_update_time(client, auth_headers, image,
+def test_deleting_a_version_decrements_version_count_and_bumps_last_update_time(client, auth_headers, bare_image,
                                                                                 post_version, get_image, backdate,
                                                                                 list_versions):
     post_version({"version": "1.0"})
     post_version({"version": "2.0"})
-    backdate(image["id"])
+    backdate(bare_image["id"])
     before = utc_now()
-    client.delete(f"/api/images/{image['id']}/versions/1.0", headers=auth_headers("editor"))
-    after = get_image(image["id"])
+    client.delete(f"/api/images/{bare_image['id']}/versions/1.0", headers=auth_headers("editor"))
+    after = get_image(bare_image["id"])
     assert after["versionCount"] == 1
     assert parse_time(after["lastUpdateTime"]) >= before
     assert list_versions().get_json()["data"]["total"] == 1
 
 
-def test_deleted_version_may_be_created_again(client, auth_headers, image, post_version):
+def test_deleted_version_may_be_created_again(client, auth_headers, bare_image, post_version):
     post_version({"version": "1.0"})
-    client.delete(f"/api/images/{image['id']}/versions/1.0", headers=auth_headers("editor"))
+    client.delete(f"/api/images/{bare_image['id']}/versions/1.0", headers=auth_headers("editor"))
     assert post_version({"version": "1.0"}).status_code == 201
 
 
-def test_deleting_an_image_deletes_its_versions(app, client, auth_headers, image, post_version, list_versions):
+def test_deleting_an_image_deletes_its_versions(app, client, auth_headers, bare_image, post_version, list_versions):
     post_version({"version": "1.0"})
     post_version({"version": "2.0"})
-    assert client.delete(f"/api/images/{image['id']}", headers=auth_headers("editor")).status_code == 200
+    assert client.delete(f"/api/images/{bare_image['id']}", headers=auth_headers("editor")).status_code == 200
     assert list_versions().status_code == 404
     with app.app_context():
-        assert Version.select().where(Version.image == int(image["id"])).count() == 0
+        assert Version.select().where(Version.image == int(bare_image["id"])).count() == 0
         db.close()
