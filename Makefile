@@ -39,12 +39,12 @@ fuzz: $(STAMP)
 	IMAGESVC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IMAGESVC_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/pytest tests/test_schemathesis.py $(PYTEST_ARGS)
 
 ## bench: seed BENCH_IMAGES images (100000), load them with wrk beside a bare Flask baseline, the console
-##        scenarios (browse, console_mix, live_mix) included; exits 1 when a target is missed (README)
+##        scenarios (browse, console_mix, live_mix) included; exits 1 when a target is missed (bench/README.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 ## bench-scale: browse and the read scenarios at 10k, 100k and 1M images (BENCH_SCALE_SIZES), p50 and p99
-##              and worker RSS per size; exits 1 when browse's p50 grows more than 3x (README)
+##              and worker RSS per size; exits 1 when browse's p50 grows more than 3x (bench/README.md)
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.run --scale
 

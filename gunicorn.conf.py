@@ -6,15 +6,18 @@ line of each request is written by the app (imagesvc/logs.py), so gunicorn's acc
 Metrics: the workers share a fresh folder for prometheus_client's multiprocess mode.
 """
 
+import logging
 import os
 import shutil
 import tempfile
 
 from gunicorn.glogging import Logger
 
+from imagesvc.config import is_on
+
 # ----- metrics: set up before anything imports prometheus_client (it reads this at import) -----
 
-METRICS = os.environ.get("IMAGESVC_METRICS", "1").strip().lower() not in ("0", "false", "off", "no", "")
+METRICS = is_on(os.environ.get("IMAGESVC_METRICS", "1"))
 # Marks the folder as set up by this master, so a config reload (SIGHUP) keeps it.
 _METRICS_OWNER = "IMAGESVC_METRICS_DIR_OWNER"
 
@@ -103,6 +106,10 @@ logconfig_dict = {
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
 }
+# A line holds no thread or process name, so logging need not look them up for every record
+# (optimizations the logging HOWTO lists): a setting of the whole process, so it is made here.
+logging.logThreads = False
+logging.logMultiprocessing = False
 
 
 # ----- hooks -----

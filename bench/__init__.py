@@ -1,1 +1,1 @@
-"""The benchmark harness of imagesvc: ``make bench`` and ``make bench-scale`` (see the README)."""
+"""The benchmark harness of imagesvc: ``make bench`` and ``make bench-scale`` (bench/README.md)."""

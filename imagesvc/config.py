@@ -4,6 +4,7 @@ Each key may be overridden by an ``IMAGESVC_<KEY>`` environment variable and the
 the mapping given to ``create_app``.
 """
 
+import json
 import textwrap
 
 from . import errors
@@ -17,6 +18,13 @@ CORS_ORIGINS = ""
 LOG_LEVEL = "INFO"
 # Prometheus metrics at /metrics (no token: bind to an internal address); 0 turns them off.
 METRICS = True
+
+
+def is_on(value):
+    """A switch given as text (``IMAGESVC_METRICS=off``): 0, false, off, no and empty mean off."""
+    return str(value).strip().lower() not in ("0", "false", "off", "no", "")
+
+
 # Seconds a pooled connection may sit idle before it is replaced; shorter than
 # MySQL's wait_timeout so the server never drops one we still hold.
 DATABASE_STALE_TIMEOUT = 300
@@ -56,6 +64,9 @@ OPENAPI_SWAGGER_UI_CONFIG = {
 error_codes = textwrap.fill(
     "Codes: " + ", ".join(f"{status}\N{NO-BREAK SPACE}`{error.code}`" for status, error in errors.BY_STATUS.items())
     + "; each operation lists its own below.", width=105).replace("\N{NO-BREAK SPACE}", " ")
+# An error as the envelope answers it, for the description.
+error_example = json.dumps({"success": False, "code": errors.BY_STATUS[422].code,
+                            "message": errors.BY_STATUS[422].message, "errors": {"name": ["…"]}}, ensure_ascii=False)
 # The text atop the docs page (lowercase: not a setting).
 api_description = """The catalog of container images of the AI compute platform.
 
@@ -66,7 +77,7 @@ this page need no token.
 
 **Envelope.** Success: `{"success": true, "data": …, "message": "创建镜像成功"}` (`message` on
 writes; `data` is `null` after a delete). Every error, whatever raised it:
-`{"success": false, "code": "VALIDATION_ERROR", "message": "参数校验失败", "errors": {"name": ["…"]}}`,
+`""" + error_example + """`,
 where `errors` maps each camelCase field to its messages and appears only for field-level problems.
 """ + error_codes + """
 

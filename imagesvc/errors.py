@@ -30,7 +30,7 @@ BY_STATUS = {
     409: ErrorStatus("CONFLICT", "资源冲突",
                      "a uniqueness rule would break (name, imageId or version, ignoring case); "
                      "`errors` names the field"),
-    412: ErrorStatus("PRECONDITION_FAILED", "资源已被修改，请刷新后重试",
+    412: ErrorStatus("PRECONDITION_FAILED", "镜像已被修改，请刷新后重试",
                      "`If-Match` was given and the image has changed since"),
     413: ErrorStatus("PAYLOAD_TOO_LARGE", "请求体过大", "the body is over the limit (1 MiB by default)"),
     415: ErrorStatus("UNSUPPORTED_MEDIA_TYPE", "请求体必须是 JSON（application/json）",
@@ -85,7 +85,6 @@ class Conflict(ServiceError):
 
 class PreconditionFailed(ServiceError):
     status = 412
-    message = "镜像已被修改，请刷新后重试"
 
 
 class NothingToSpawn(NotFound):

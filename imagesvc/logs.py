@@ -98,10 +98,6 @@ def write_access_line(method, rule, status, duration_ms):
 
 
 def init_app(app):
-    # A line holds only the fields above, so logging need not find each record's thread or
-    # process name (optimizations the logging HOWTO lists); write_access_line skips the caller.
-    logging.logThreads = False
-    logging.logMultiprocessing = False
     app.logger.handlers = [make_handler()]
     app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
     app.logger.propagate = False

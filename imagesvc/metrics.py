@@ -1,6 +1,6 @@
 """Prometheus metrics: every request counted and timed by method, URL rule and status; GET /metrics.
 
-Labels hold the URL rule (``/api/images/<image_id>``), never the raw path, so ids never become
+Labels hold the URL rule (``/api/images/<image:id>``), never the raw path, so ids never become
 label values. Under gunicorn each worker is a process of its own: gunicorn.conf.py points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker starts, every worker writes its
 values there, and /metrics adds up all of them (a dead worker's counts stay in the totals; its
@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from . import config
 from .logs import request_seconds
 
 LABELS = ("method", "path", "status")
@@ -35,7 +36,6 @@ IN_PROGRESS = Gauge("imagesvc_http_requests_in_progress", "HTTP requests being a
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 # The path label of a request that matched no route (a 404 or 405 from routing).
 UNMATCHED = "<unmatched>"
-OFF = ("0", "false", "off", "no", "")
 
 blp = flask_smorest.Blueprint("metrics", __name__, description="Prometheus metrics.")
 
@@ -62,11 +62,6 @@ def registry():
     return REGISTRY
 
 
-def enabled(value):
-    """``IMAGESVC_METRICS`` as a switch: 0, false, off and no turn metrics off."""
-    return str(value).strip().lower() not in OFF
-
-
 @functools.lru_cache(maxsize=1024)
 def _series(method, path, status):
     """The request counter and duration histogram of one label set (prometheus_client checks and
@@ -77,7 +72,7 @@ def _series(method, path, status):
 
 def init_app(app, api):
     """Count and time every request of ``app`` and serve /metrics, unless METRICS is off."""
-    if not enabled(app.config["METRICS"]):
+    if not config.is_on(app.config["METRICS"]):
         return
     api.register_blueprint(blp)
 

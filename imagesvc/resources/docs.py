@@ -90,7 +90,7 @@ def empty_means_not_given(converter, field, ret, **kwargs):
     return {"allowEmptyValue": True} if ret["in"] == "query" else {}
 
 
-def error_response(status):
+def documented_error(status):
     """The documented error envelope of ``status``, with its code and default message."""
     code, message, when = BY_STATUS[status]
     return {
@@ -141,7 +141,7 @@ class ErrorResponses(BasePlugin):
                 key = status if status in responses else str(status)
                 if not isinstance(responses.get(key), dict):
                     responses.pop(key, None)
-                    responses[str(status)] = error_response(status)
+                    responses[str(status)] = documented_error(status)
             for response in responses.values():
                 if isinstance(response, dict):
                     response.setdefault("headers", {})["X-Request-ID"] = "X_REQUEST_ID"
