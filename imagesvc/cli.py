@@ -18,6 +18,7 @@ from .db import db
 from .errors import Conflict
 from .models import IMAGE_TYPES, ROLES, STATUSES
 from .schemas import CatalogExportSchema, CatalogSchema, error_paths
+from .schemas.fields import TIME_FORMAT
 
 token_cli = AppGroup("token", help="Issue, list and revoke API tokens.")
 db_cli = AppGroup("db", help="The database schema.")
@@ -67,7 +68,7 @@ def list_tokens():
     now = tokens.utcnow()
 
     def when(moment):
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+        return moment.strftime(TIME_FORMAT) if moment else "-"
 
     def expires(token):
         if token.expires_at is None:

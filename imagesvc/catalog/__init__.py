@@ -27,10 +27,9 @@ from .images import create_image, delete_image, get_image, set_status, update_im
 from .listing import image_summaries, is_new, list_images, load_search_index
 from .spawner_feed import feed
 from .versions import create_version, delete_version, get_version, list_versions
-from .writes import NOBODY, Actor, generation
+from .writes import Actor, generation
 
 __all__ = [
-    "NOBODY",
     "Actor",
     "audit",
     "create_image",

@@ -6,7 +6,7 @@ from .listing import page, reader
 from .writes import pk
 
 
-def image_history(image_id, page_no=1, page_size=20):
+def image_history(image_id, page_no, page_size):
     """The changes of one image, newest first; they outlive the image."""
     query = Change.select().where(Change.image_pk == pk(image_id))
     total = query.count()
@@ -15,7 +15,7 @@ def image_history(image_id, page_no=1, page_size=20):
     return page(reader(query.order_by(Change.id.desc())), page_no, page_size, total)
 
 
-def audit(external_id=None, token_name=None, since=None, page_no=1, page_size=20):
+def audit(page_no, page_size, external_id=None, token_name=None, since=None):
     """Every change, newest first, by image (its imageId), token name and time."""
     conditions = []
     if external_id:

@@ -10,7 +10,7 @@ from .writes import state
 SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
 
 
-def list_images(page_no=1, page_size=10, sort_by="lastUpdateTime", order="desc", **filters):
+def list_images(page_no, page_size, sort_by, order, **filters):
     """One page of the images matching every given filter, and their total (the search index).
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,

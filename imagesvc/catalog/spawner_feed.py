@@ -7,7 +7,7 @@ from .versions import versions_of
 from .writes import state
 
 
-def feed(applicable_scope=None, limit=1000):
+def feed(applicable_scope, limit):
     """The online images (of a scope), newest first, each with its versions, newest first."""
     filters = {"status": "online", "applicable_scope": applicable_scope}
     _, page = search.for_database().find(state(), {key: value for key, value in filters.items() if value},

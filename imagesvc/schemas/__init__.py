@@ -11,7 +11,6 @@
 from .base import AnswerSchema, QuerySchema, ResponseSchema, error_paths
 from .catalog_files import (
     CatalogExportSchema,
-    CatalogImageSchema,
     CatalogSchema,
     ExportArgsSchema,
     ImportArgsSchema,
@@ -36,7 +35,7 @@ from .rules import size_in_bytes
 from .versions import PageArgsSchema, VersionCreateSchema, VersionPageSchema, VersionSchema
 
 __all__ = [
-    "AnswerSchema", "AuditArgsSchema", "CatalogExportSchema", "CatalogImageSchema", "CatalogSchema",
+    "AnswerSchema", "AuditArgsSchema", "CatalogExportSchema", "CatalogSchema",
     "ChangePageSchema", "Enum", "ENUMS", "error_paths", "ExportArgsSchema", "FeedArgsSchema", "FeedSchema",
     "HealthSchema", "HistoryArgsSchema", "ImageCreateSchema", "ImagePageSchema", "ImageQueryArgsSchema",
     "ImageSchema", "ImageSummarySchema", "ImageUpdateSchema", "ImportArgsSchema", "ImportResultSchema",

@@ -4,21 +4,25 @@ KubeSpawner and Kubeflow read, in the spawners' own field names."""
 from marshmallow import fields, validate
 
 from .base import AnswerSchema, QuerySchema, ResponseSchema
-from .fields import Enum, Text
+from .fields import LABEL_MAX_LENGTH, Enum, Text
 from .images import ImageSummarySchema
+from .rules import image_id_asked
 from .versions import VersionSchema
+
+# The most images a feed holds, and how many it holds unless asked for fewer.
+FEED_LIMIT_MAX = 1000
 
 
 class FeedArgsSchema(QuerySchema):
-    applicable_scope = Text(max_length=64, metadata={"description": "Only images for this scope."})
+    applicable_scope = Text(max_length=LABEL_MAX_LENGTH, metadata={"description": "Only images for this scope."})
     format = Enum("FeedFormat", load_default="json", metadata={
         "description": "json: the envelope, as the list. jupyterhub: KubeSpawner's profile_list. kubeflow: the "
                        "spawnerFormDefaults.image block of Kubeflow's spawner_ui_config.yaml. Both unwrapped."})
-    default = Text(attribute="default_image_id", max_length=128, metadata={
+    default = image_id_asked(attribute="default_image_id", metadata={
         "description": "The imageId of the image spawners offer first (jupyterhub: its profile has default "
                        "true; kubeflow: its address is the value). Absent or not in the feed: none is marked, "
                        "and kubeflow's value is the first option."})
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    limit = fields.Integer(load_default=FEED_LIMIT_MAX, validate=validate.Range(min=1, max=FEED_LIMIT_MAX))
 
 
 class FeedImageSchema(ImageSummarySchema):

@@ -14,6 +14,8 @@ from ..models import ARCHITECTURES, CHIP_TYPES, IMAGE_TYPES, STATUSES, fold
 _FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORBIDDEN_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# A framework or an applicable scope, in characters.
+LABEL_MAX_LENGTH = 64
 
 
 class Text(fields.String):
@@ -97,8 +99,8 @@ class LabelList(fields.List):
     keeping the first, at most 20 after dropping."""
 
     def __init__(self, item=None, max_items=20, **kwargs):
-        super().__init__(item or Text(min_length=1, max_length=64), validate=validate.Length(max=max_items),
-                         **kwargs)
+        item = item or Text(min_length=1, max_length=LABEL_MAX_LENGTH)
+        super().__init__(item, validate=validate.Length(max=max_items), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         unique = {}

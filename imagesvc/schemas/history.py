@@ -6,6 +6,7 @@ from marshmallow import fields
 from .base import ResponseSchema
 from .fields import Itself, Text, UtcDateTime
 from .paging import page_args_schema, page_schema
+from .rules import image_id_asked
 
 
 class ChangeImageSchema(ResponseSchema):
@@ -34,6 +35,6 @@ HistoryArgsSchema = page_args_schema("HistoryArgsSchema", page_size=20)
 
 
 class AuditArgsSchema(HistoryArgsSchema):
-    image_id = Text(attribute="external_id", max_length=128, metadata={"description": "The image's imageId."})
+    image_id = image_id_asked(attribute="external_id", metadata={"description": "The image's imageId."})
     token_name = Text(max_length=64)
     since = UtcDateTime(metadata={"description": "Changes at or after this time."})

@@ -18,6 +18,7 @@ IMAGE_REFERENCE = re.compile(
     rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
 )
 IMAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+IMAGE_ID_MAX_LENGTH = 128
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 DOTTED_VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,2}")
 SIZE = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -37,8 +38,14 @@ def size_in_bytes(size):
 
 def image_slug(**kwargs):
     """An image's ``imageId``, the caller's slug for it (``external_id`` inside)."""
-    return Text(attribute="external_id", min_length=1, max_length=128, pattern=IMAGE_ID,
+    return Text(attribute="external_id", min_length=1, max_length=IMAGE_ID_MAX_LENGTH, pattern=IMAGE_ID,
                 pattern_error="Only letters, digits, '.', '_' and '-', starting with a letter or digit.", **kwargs)
+
+
+def image_id_asked(**kwargs):
+    """An imageId a query asks for: any text as long as an imageId may be (one no image has
+    simply matches nothing, so it needs no pattern)."""
+    return Text(max_length=IMAGE_ID_MAX_LENGTH, **kwargs)
 
 
 def version_name(**kwargs):
