@@ -63,10 +63,12 @@ def assert_unauthorized(response):
 @pytest.mark.parametrize("header", [
     "Bearer",
     "Basic dXNlcjpwYXNz",
+    "Basic {token}",
     "Token {token}",
     "{token}",
     "Bearer{token}",
     "Bearer {token} extra",
+    "Bearer {token} {token}",
 ])
 def test_malformed_authorization_header_is_401(client, auth_headers, header):
     token = auth_headers("admin")["Authorization"].removeprefix("Bearer ")
@@ -93,8 +95,9 @@ def test_revoked_token_is_refused_on_the_very_next_request(client, runner, mint)
 
 
 @pytest.mark.sqlite_only
-def test_missing_token_is_401_before_the_body_is_validated(client):
-    assert_unauthorized(client.post("/api/images", json={"name": ""}))
+@pytest.mark.parametrize(("path", "body"), [("/api/images", {"name": ""}), ("/api/catalog/import", {"format": "nope"})])
+def test_missing_token_is_401_before_the_body_is_validated(client, path, body):
+    assert_unauthorized(client.post(path, json=body))
 
 
 @pytest.mark.sqlite_only
