@@ -109,8 +109,7 @@ def test_missing_token_is_401_before_the_image_is_looked_up(client):
 
 @pytest.mark.sqlite_only
 def test_reader_with_an_invalid_body_is_403_not_422(client, auth_headers):
-    response = client.post("/api/images", json={"name": ""}, headers=auth_headers("reader"))
-    assert response.status_code == 403
+    assert_error(client.post("/api/images", json={"name": ""}, headers=auth_headers("reader")), 403, "FORBIDDEN")
 
 
 # ----- unauthenticated endpoints and routing before auth -----
@@ -132,9 +131,7 @@ def test_docs_page_and_its_local_assets_need_no_token(bare_client):
 
 @pytest.mark.parametrize("path", ["/api/nope", "/api/images/1/nope", "/api/images/1/versions/1.0/more", "/nope"])
 def test_unknown_path_without_token_is_404(bare_client, path):
-    response = bare_client.get(path)
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "NOT_FOUND"
+    assert_error(bare_client.get(path), 404, "NOT_FOUND")
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -145,9 +142,7 @@ def test_unknown_path_without_token_is_404(bare_client, path):
     ("put", "/api/images/1/versions"),
 ])
 def test_wrong_method_without_token_is_405(bare_client, method, path):
-    response = getattr(bare_client, method)(path)
-    assert response.status_code == 405
-    assert response.get_json()["code"] == "METHOD_NOT_ALLOWED"
+    assert_error(getattr(bare_client, method)(path), 405, "METHOD_NOT_ALLOWED")
 
 
 # ----- imagesvc token create / list / revoke / local -----

@@ -21,7 +21,7 @@ from imagesvc import catalog
 from imagesvc.db import db
 from imagesvc.models import Change
 
-from .conftest import MYSQL_DATABASE, MYSQL_URL, SERVER_URL
+from .conftest import MYSQL_DATABASE, MYSQL_URL, SERVER_URL, assert_error
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +149,7 @@ def test_a_write_that_keeps_waiting_for_a_lock_is_503_after_three_attempts(app, 
         response = client.put(f"/api/images/{image['id']}/status", json={"status": "offline"}, headers=editor)
         cursor.execute("ROLLBACK")
 
-    assert (response.status_code, response.get_json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert response.headers["Retry-After"]
     assert messages(db_log, "database busy") == [
         "database busy (1205 lock wait timeout), retrying (attempt 1 of 3)",
@@ -216,7 +216,7 @@ def test_a_connection_lost_inside_a_transaction_is_503_and_nothing_of_it_is_kept
         response = answer.result(timeout=30)
         cursor.execute("ROLLBACK")
 
-    assert (response.status_code, response.get_json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert response.headers["Retry-After"]
     assert state_of(app, image) == (generation, changes)  # the server rolled it all back
     # The dead connection was dropped, not pooled: the next request finds none to replace.
@@ -303,7 +303,7 @@ def test_a_restarted_server_gives_503_meanwhile_and_the_app_recovers(app, client
         wait_until(lambda: not os.path.exists(f"/proc/{restartable_server['pid']}"), 60, "the server still runs")
 
         down = client.put(f"/api/images/{image['id']}/status", json={"status": "offline"}, headers=editor)
-        assert (down.status_code, down.get_json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+        assert_error(down, 503, "SERVICE_UNAVAILABLE")
         assert down.headers["Retry-After"]
         assert client.get("/readyz").status_code == 503
     finally:

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.server import ROOT
 from imagesvc import create_app, metrics
 
-from .conftest import live_server
+from .conftest import assert_error, live_server
 
 ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CONSOLE = "https://console.example.com"
@@ -173,9 +173,7 @@ def test_metrics_add_up_every_workers_files_in_multiprocess_mode(monkeypatch, tm
 
 @pytest.mark.parametrize("off", ["0", "false", "off"])
 def test_metrics_turned_off_is_404(make_app, off):
-    response = make_app(METRICS=off).test_client().get("/metrics")
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "NOT_FOUND"
+    assert_error(make_app(METRICS=off).test_client().get("/metrics"), 404, "NOT_FOUND")
 
 
 def test_several_gunicorn_workers_add_up_and_survive_a_dead_worker(tmp_path):

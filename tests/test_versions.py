@@ -108,10 +108,7 @@ def test_created_version_answers_201_with_the_full_version_and_message(post_vers
 @pytest.mark.parametrize("duplicate", ["v1.0-RC", "V1.0-rc"])
 def test_duplicate_version_in_an_image_is_409_ignoring_case(post_version, duplicate):
     assert post_version({"version": "v1.0-RC"}).status_code == 201
-    response = post_version({"version": duplicate})
-    body = response.get_json()
-    assert response.status_code == 409
-    assert body["code"] == "CONFLICT"
+    body = assert_error(post_version({"version": duplicate}), 409, "CONFLICT", errors=True)
     assert body["message"] == "版本号已存在"
     assert "version" in body["errors"]
 
@@ -135,10 +132,8 @@ def test_same_version_in_two_images_is_allowed(post_version, make_image):
 
 
 def test_version_in_an_unknown_image_is_404(post_version):
-    response = post_version({"version": "1.0"}, image_id="999999")
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "NOT_FOUND"
-    assert response.get_json()["message"] == "镜像不存在"
+    body = assert_error(post_version({"version": "1.0"}, image_id="999999"), 404, "NOT_FOUND")
+    assert body["message"] == "镜像不存在"
 
 
 # ----- POST: imageAddress -----
@@ -408,9 +403,7 @@ def test_versions_page_out_of_bounds_is_422(list_versions, query, field):
 
 @pytest.mark.parametrize("image_id", ["999999", "abc", "0"])
 def test_versions_of_an_unknown_image_are_404(list_versions, image_id):
-    response = list_versions(image_id=image_id)
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "NOT_FOUND"
+    assert_error(list_versions(image_id=image_id), 404, "NOT_FOUND")
 
 
 # ----- GET / DELETE one version (beyond) -----
@@ -433,9 +426,7 @@ def test_one_version_of_an_unknown_image_or_version_is_404(client, auth_headers,
                                                           message):
     post_version({"version": "1.0"})
     response = getattr(client, method)(path.format(id=bare_image["id"]), headers=auth_headers("editor"))
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "NOT_FOUND"
-    assert response.get_json()["message"] == message
+    assert assert_error(response, 404, "NOT_FOUND")["message"] == message
 
 
 def test_deleting_a_version_answers_null_data_and_message(client, auth_headers, bare_image, post_version):
