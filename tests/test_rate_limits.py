@@ -7,12 +7,12 @@ carry a prefix of this run's own and are deleted after each test.
 """
 
 import os
-import socket
 import uuid
 
 import pytest
 import redis
 
+from bench.server import free_loopback_port
 from imagesvc import create_app
 
 # No test here depends on the database backend.
@@ -96,14 +96,8 @@ def test_a_limit_that_is_no_rate_limit_stops_the_app_at_start(tmp_path, value):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "RATELIMIT_DEFAULT": value})
 
 
-def unused_loopback_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_storage_that_fails_keeps_serving_and_counts_in_memory(another_app, auth_headers):
-    app = another_app(RATELIMIT_DEFAULT="2/minute", RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{unused_loopback_port()}/0")
+    app = another_app(RATELIMIT_DEFAULT="2/minute", RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_loopback_port()}/0")
     assert statuses(app.test_client(), 3, headers=auth_headers("reader")) == [200, 200, 429]
 
 
