@@ -36,6 +36,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BUSY_TCP_STATES = {"03", "01", "08"}
 
 
+def json_lines(text):
+    """Each non-blank line of a log, parsed: every line imagesvc and gunicorn write is a JSON object."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def free_loopback_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -124,9 +129,8 @@ class Gunicorn:
         return response.status, response.headers, parsed
 
     def log_lines(self):
-        """Every line written so far, each parsed as JSON (as imagesvc's and gunicorn's lines are)."""
-        text = self.log_path.read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        """Every line written so far, each parsed as JSON (``json_lines``)."""
+        return json_lines(self.log_path.read_text(encoding="utf-8"))
 
     def log_tail(self, lines=20):
         with open(self.log_path, errors="replace") as log:

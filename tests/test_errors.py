@@ -7,6 +7,7 @@ import re
 import peewee
 import pytest
 
+from bench.server import json_lines
 from imagesvc import catalog, create_app
 
 from .conftest import assert_error
@@ -33,17 +34,6 @@ def production_app(app, db_url):
     production = app_on(db_url)
     yield production
     production.extensions["imagesvc.db"].close_all()
-
-
-def log_lines(captured):
-    """The JSON log lines among captured stderr."""
-    lines = []
-    for line in captured.err.splitlines():
-        try:
-            lines.append(json.loads(line))
-        except ValueError:
-            continue
-    return [line for line in lines if isinstance(line, dict)]
 
 
 # ----- 400 -----
@@ -289,7 +279,7 @@ def test_unexpected_error_is_logged_with_its_traceback_under_the_request_id(prod
         raise RuntimeError("secret detail")
 
     production_app.test_client().get("/api/boom", headers={"X-Request-ID": "boom-2"})
-    traces = [line.get("stack_trace", "") for line in log_lines(capsys.readouterr())
+    traces = [line.get("stack_trace", "") for line in json_lines(capsys.readouterr().err)
               if line.get("request_id") == "boom-2"]
     assert any("Traceback" in trace and "RuntimeError: secret detail" in trace for trace in traces)
 
@@ -421,7 +411,7 @@ def test_request_id_is_on_every_log_line_of_the_request(app, client, reader, cap
         app.logger.warning("inside the request")
 
     client.get("/api/images", headers={"X-Request-ID": "log-7", **reader})
-    lines = [line for line in log_lines(capsys.readouterr()) if line.get("request_id") or line.get("method")]
+    lines = [line for line in json_lines(capsys.readouterr().err) if line.get("request_id") or line.get("method")]
     assert any(line["message"] == "inside the request" for line in lines)
     assert len(lines) >= 2  # at least the line above and the access line
     assert all(line.get("request_id") == "log-7" for line in lines)

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.server import ROOT
+from bench.server import ROOT, json_lines
 from imagesvc import create_app, metrics
 
 from .conftest import assert_error, live_server
@@ -44,11 +44,6 @@ def ops_client(make_app):
     return make_app().test_client()
 
 
-def log_lines(capsys):
-    """What the app wrote to stderr since the last call, one parsed JSON object per line."""
-    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-
 def access_lines(lines):
     return [line for line in lines if line["logger"] == "imagesvc.access"]
 
@@ -73,7 +68,7 @@ def request_count(client, **labels):
 def test_every_log_line_is_json_with_the_callers_request_id(ops_client, capsys):
     capsys.readouterr()
     response = ops_client.get("/healthz", headers={"X-Request-ID": "trace-42.a_b"})
-    lines = log_lines(capsys)
+    lines = json_lines(capsys.readouterr().err)
     assert response.headers["X-Request-ID"] == "trace-42.a_b"
     [line] = access_lines(lines)
     assert line["request_id"] == "trace-42.a_b"
@@ -85,7 +80,7 @@ def test_every_log_line_is_json_with_the_callers_request_id(ops_client, capsys):
 def test_an_insane_request_id_is_replaced_in_the_answer_and_the_log(ops_client, capsys):
     capsys.readouterr()
     response = ops_client.get("/healthz", headers={"X-Request-ID": "no spaces/or slashes"})
-    [line] = access_lines(log_lines(capsys))
+    [line] = access_lines(json_lines(capsys.readouterr().err))
     assert response.headers["X-Request-ID"] != "no spaces/or slashes"
     assert line["request_id"] == response.headers["X-Request-ID"]
 
@@ -96,7 +91,7 @@ def test_access_line_has_the_url_rule_and_the_token_name_never_the_token(client,
     capsys.readouterr()
     response = client.get("/api/images/424242", headers=headers)
     output = capsys.readouterr().err
-    [line] = access_lines([json.loads(text) for text in output.splitlines()])
+    [line] = access_lines(json_lines(output))
     assert response.status_code == 404
     assert (line["path"], line["status"], line["token_name"]) == ("/api/images/<image:id>", 404, "test-reader")
     assert "424242" not in output
@@ -107,7 +102,7 @@ def test_one_access_line_per_request_even_for_unknown_routes(ops_client, capsys)
     capsys.readouterr()
     ops_client.get("/no/such/route")
     ops_client.get("/api/images")  # 401: no token
-    lines = access_lines(log_lines(capsys))
+    lines = access_lines(json_lines(capsys.readouterr().err))
     assert [(line["path"], line["status"], line["token_name"]) for line in lines] == [
         (None, 404, None), ("/api/images", 401, None)]
 
@@ -116,7 +111,7 @@ def test_log_level_comes_from_the_config(make_app, capsys):
     client = make_app(LOG_LEVEL="WARNING").test_client()
     capsys.readouterr()
     client.get("/healthz")
-    assert log_lines(capsys) == []
+    assert json_lines(capsys.readouterr().err) == []
 
 
 def test_a_500_logs_its_stack_trace_and_answers_without_one(make_app, capsys):
@@ -128,7 +123,7 @@ def test_a_500_logs_its_stack_trace_and_answers_without_one(make_app, capsys):
     app.add_url_rule("/explode", view_func=explode)
     capsys.readouterr()
     response = app.test_client().get("/explode", headers={"X-Request-ID": "req-500"})
-    lines = log_lines(capsys)
+    lines = json_lines(capsys.readouterr().err)
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert response.get_json() == {"success": False, "code": "INTERNAL_ERROR", "message": "服务器内部错误"}
