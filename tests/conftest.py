@@ -142,19 +142,22 @@ def once_per_module():
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    """A migrated SQLite file that each test copies, rather than migrating its own."""
-    path = tmp_path_factory.mktemp("template") / "imagesvc.db"
-    migrated(f"sqlite:///{path}")
-    return path
+def sqlite_database(tmp_path_factory):
+    """``sqlite_database(folder)``: a SQLite database up to date in ``folder``, its URL; a copy of
+    one migrated once per run, rather than each test migrating its own."""
+    template = tmp_path_factory.mktemp("template") / "imagesvc.db"
+    migrated(f"sqlite:///{template}")
+
+    def copy(folder):
+        shutil.copyfile(template, folder / "imagesvc.db")
+        return f"sqlite:///{folder / 'imagesvc.db'}"
+
+    return copy
 
 
 @pytest.fixture
-def db_url(backend, tmp_path, sqlite_template):
-    if backend == "mysql":
-        return MYSQL_URL
-    shutil.copyfile(sqlite_template, tmp_path / "imagesvc.db")
-    return f"sqlite:///{tmp_path / 'imagesvc.db'}"
+def db_url(backend, tmp_path, sqlite_database):
+    return MYSQL_URL if backend == "mysql" else sqlite_database(tmp_path)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ and must be the same, except for the one case that creates a (homoglyph) image.
 
 import contextlib
 import json
-import shutil
 
 import pytest
 from peewee import MySQLDatabase
@@ -284,16 +283,14 @@ class World:
 
 
 @pytest.fixture
-def world(backend, once_per_module, tmp_path_factory, sqlite_template):
+def world(backend, once_per_module, tmp_path_factory, sqlite_database):
     """The World of the backend, built for the module on first use."""
 
     def build():
         if backend == "mysql":
             url = make_mysql_database("hostile")
         else:
-            path = tmp_path_factory.mktemp("hostile") / "imagesvc.db"
-            shutil.copyfile(sqlite_template, path)
-            url = f"sqlite:///{path}"
+            url = sqlite_database(tmp_path_factory.mktemp("hostile"))
         return contextlib.closing(World(url))
 
     return once_per_module(backend, build)
