@@ -27,11 +27,17 @@ def check_loopback(url):
         raise ValueError(f"a MySQL/MariaDB server on loopback only, not {host!r}")
 
 
-def connect_server(url):
-    """A connection to the server of the MySQL URL ``url``, no database selected."""
+def connect_server(url, database=None):
+    """An autocommit connection to the server of the MySQL URL ``url``, on ``database`` if given."""
     parts = urlsplit(url)
     return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or "root"),
-                           password=unquote(parts.password or ""), connect_timeout=2, autocommit=True)
+                           password=unquote(parts.password or ""), database=database, connect_timeout=2,
+                           autocommit=True)
+
+
+def connect_database(url):
+    """An autocommit connection to the database the MySQL URL ``url`` names (beside the app's own)."""
+    return connect_server(url, database_name(url))
 
 
 def database_name(url):

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 from peewee import OperationalError
 
-from bench.databases import connect_server, is_loopback
+from bench.databases import connect_database, connect_server, is_loopback
 from imagesvc import catalog
 from imagesvc.db import db
 from imagesvc.models import Change
@@ -47,13 +47,6 @@ def db_log():
 
 def messages(records, start):
     return [record.getMessage() for record in records if record.getMessage().startswith(start)]
-
-
-def raw_connection():
-    """A connection of the test's own (autocommit) on the run's database, beside the app's."""
-    connection = connect_server(MYSQL_URL)
-    connection.select_db(MYSQL_DATABASE)
-    return connection
 
 
 def on_pooled_connection(app, sql):
@@ -117,7 +110,7 @@ def in_background(call):
 def test_a_write_that_loses_a_deadlock_runs_again_and_lands_once(app, editor, make_image, db_log):
     image = make_image()
     generation, changes = state_of(app, image)
-    with raw_connection() as raw, raw.cursor() as cursor:
+    with connect_database(MYSQL_URL) as raw, raw.cursor() as cursor:
         # InnoDB rolls back the transaction that changed fewer rows: make that the request's.
         cursor.execute("CREATE TEMPORARY TABLE ballast (id INT PRIMARY KEY, n INT) ENGINE=InnoDB")
         cursor.executemany("INSERT INTO ballast VALUES (%s, 0)", [(n,) for n in range(100)])
@@ -143,7 +136,7 @@ def test_a_write_that_keeps_waiting_for_a_lock_is_503_after_three_attempts(app, 
     generation, changes = state_of(app, image)
     # The app's one pooled connection gives up on a lock at once (1205), not after 50 s.
     on_pooled_connection(app, "SET SESSION innodb_lock_wait_timeout = 0")
-    with raw_connection() as raw, raw.cursor() as cursor:
+    with connect_database(MYSQL_URL) as raw, raw.cursor() as cursor:
         cursor.execute("BEGIN")
         cursor.execute("SELECT id FROM image WHERE id = %s FOR UPDATE", (image["id"],))
         response = client.put(f"/api/images/{image['id']}/status", json={"status": "offline"}, headers=editor)
@@ -207,7 +200,7 @@ def test_a_connection_lost_inside_a_transaction_is_503_and_nothing_of_it_is_kept
                                                                                  db_log):
     image = make_image()
     generation, changes = state_of(app, image)
-    with raw_connection() as raw, raw.cursor() as cursor:
+    with connect_database(MYSQL_URL) as raw, raw.cursor() as cursor:
         cursor.execute("BEGIN")
         cursor.execute("SELECT generation FROM catalog_state FOR UPDATE")
         answer = in_background(lambda: app.test_client().put(

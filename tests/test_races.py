@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from bench.databases import connect_server, database_name
+from bench.databases import connect_database
 
 from .conftest import live_server, make_mysql_database
 
@@ -62,8 +62,7 @@ def database_rows(server, sql, *params):
     """Rows of a query straight on the database, beside the service."""
     url = server.env["IMAGESVC_DATABASE_URL"]
     if url.startswith("mysql"):
-        with connect_server(url) as connection, connection.cursor() as cursor:
-            connection.select_db(database_name(url))
+        with connect_database(url) as connection, connection.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall()
     connection = sqlite3.connect(url.removeprefix("sqlite:///"))
