@@ -455,7 +455,7 @@ def test_audit_filters_by_since_inclusive(app, audit, make_image):
 
 
 @pytest.mark.sqlite_only
-def test_audit_filters_combine(client, auth_headers, audit, make_image):
+def test_combined_audit_filters_keep_only_changes_matching_all_of_them(client, auth_headers, audit, make_image):
     image = make_image(imageId="both")
     make_image(imageId="other")
     client.put(f"/api/images/{image['id']}/status", json={"status": "online"}, headers=auth_headers("admin"))

@@ -260,7 +260,7 @@ def test_enum_value_is_accepted(post_image, field, value):
 
 
 @pytest.mark.parametrize(("field", "default"), [(f, default) for f, (_, default) in ENUMS.items()])
-def test_enum_default(post_image, field, default):
+def test_omitted_enum_fields_take_their_documented_default(post_image, field, default):
     assert success(post_image(), 201)[field] == default
 
 
@@ -586,7 +586,7 @@ def test_status_answers_id_status_and_last_update_time(make_image, set_status, s
     assert (data["id"], data["status"], set(data)) == (image["id"], status, {"id", "status", "lastUpdateTime"})
 
 
-def test_status_message(make_image, set_status):
+def test_status_change_answers_the_status_updated_message(make_image, set_status):
     response = set_status(make_image()["id"], {"status": "online"})
     success(response)
     assert response.get_json()["message"] == "状态更新成功"
@@ -785,7 +785,7 @@ def test_invalid_enum_param_is_422_naming_the_param(client, reader, param, value
     assert param in assert_error(response, 422, "VALIDATION_ERROR", errors=True)["errors"]
 
 
-def test_filters_combine(make_image, list_images):
+def test_combined_filters_list_only_images_matching_all_of_them(make_image, list_images):
     wanted = make_image(name="both", frameworks=["PyTorch"], chipType="NPU")
     make_image(name="both but cpu", frameworks=["PyTorch"], chipType="CPU")
     make_image(name="npu without pytorch", chipType="NPU")
@@ -809,7 +809,7 @@ def three_dated(make_image, set_times):
     ({"sortBy": "name"}, ["gamma", "beta", "alpha"]),
     ({"sortBy": "name", "order": "asc"}, ["alpha", "beta", "gamma"]),
 ], ids=limited)
-def test_sort_by_and_order(three_dated, list_names, query, expected):
+def test_list_sorts_by_sort_by_and_order_latest_update_first_by_default(three_dated, list_names, query, expected):
     assert list_names(**query) == expected
 
 
@@ -887,7 +887,7 @@ def test_console_list_with_empty_filters_and_type_custom(make_image, client, rea
     assert ([item["id"] for item in data["list"]], data["total"]) == ([custom["id"]], 1)
 
 
-def test_console_create_with_type(client, editor):
+def test_consoles_create_form_is_stored_as_sent_type_included(client, editor):
     response = client.post("/api/images", json=CONSOLE_CREATE, headers=editor)
     data = success(response, 201)
     assert {key: data[key] for key in CONSOLE_CREATE} == CONSOLE_CREATE
@@ -909,7 +909,7 @@ def test_console_edit_with_status_in_the_form_is_422_pointing_to_the_status_endp
     assert "/status" in " ".join(body["errors"]["status"])
 
 
-def test_console_version_create(make_image, client, editor):
+def test_consoles_version_form_is_stored_as_sent_and_answers_version_created(make_image, client, editor):
     image = make_image()
     response = client.post(f"/api/images/{image['id']}/versions", json=CONSOLE_VERSION, headers=editor)
     data = success(response, 201)
@@ -917,7 +917,7 @@ def test_console_version_create(make_image, client, editor):
     assert response.get_json()["message"] == "创建版本成功"
 
 
-def test_image_lifecycle(client, editor, reader, make_version):
+def test_edit_status_and_version_show_in_the_list_until_delete_makes_it_404(client, editor, reader, make_version):
     created = success(client.post("/api/images", json=CONSOLE_CREATE, headers=editor), 201)
     path = f"/api/images/{created['id']}"
     success(client.put(path, json={"description": "新描述"}, headers=editor))

@@ -98,8 +98,9 @@ def for_testing(document):
 
 # The contract's text rules as JSON Schema, each a strict subset of what the service accepts
 # (trimmed, no control or invisible characters, the documented patterns). The document declares
-# none of them (test_document_declares_text_rules), so schema-valid data is mostly refused; the
-# stateful run adds them to its copy, so that creations succeed and the sequences go deep.
+# the lengths and a few patterns (test_document_declares_the_contracts_lengths_and_patterns_of_text_fields)
+# but not the character rules, so schema-valid data is mostly refused; the stateful run adds them
+# to its copy, so that creations succeed and the sequences go deep.
 _INVISIBLE = r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
 LINE = rf"^[^\s{_INVISIBLE}](?:[^{_INVISIBLE}]*[^\s{_INVISIBLE}])?$"
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
@@ -326,7 +327,7 @@ def test_document_links_a_created_image_to_its_operations():
     assert {"GetImage", "UpdateImage", "SetImageStatus", "DeleteImage", "ListVersions"} <= set(links)
 
 
-# What the contract says of these fields, which the document does not declare.
+# What the document must declare of these fields, as the contract says (``...``: a pattern, whichever).
 TEXT_RULES = {
     "ImageCreate.name": {"minLength": 1, "maxLength": 128},
     "ImageCreate.imageId": {"minLength": 1, "maxLength": 128, "pattern": ...},
@@ -337,7 +338,7 @@ TEXT_RULES = {
 
 
 @pytest.mark.parametrize("field", TEXT_RULES)
-def test_document_declares_text_rules(field):
+def test_document_declares_the_contracts_lengths_and_patterns_of_text_fields(field):
     component, name = field.split(".")
     declared = DOCUMENT["components"]["schemas"][component]["properties"][name]
     for keyword, value in TEXT_RULES[field].items():
