@@ -6,9 +6,10 @@ names into its own ``*_key`` columns, so the server must not fold them again).
 """
 
 import ipaddress
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pymysql
+from playhouse.db_url import parse as parse_db_url
 
 
 def is_loopback(host):
@@ -28,11 +29,11 @@ def check_loopback(url):
 
 
 def connect_server(url, database=None):
-    """An autocommit connection to the server of the MySQL URL ``url``, on ``database`` if given."""
-    parts = urlsplit(url)
-    return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or "root"),
-                           password=unquote(parts.password or ""), database=database, connect_timeout=2,
-                           autocommit=True)
+    """An autocommit connection to the server of the MySQL URL ``url``, on ``database`` if given;
+    the URL read as the app reads it (playhouse.db_url), options and quoting included."""
+    params = parse_db_url(url, unquote_password=True, unquote_user=True)
+    params["database"] = database
+    return pymysql.connect(connect_timeout=2, autocommit=True, **params)
 
 
 def connect_database(url):
@@ -41,7 +42,7 @@ def connect_database(url):
 
 
 def database_name(url):
-    return urlsplit(url).path.lstrip("/")
+    return parse_db_url(url)["database"]
 
 
 def create_database(url):

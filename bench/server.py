@@ -25,11 +25,9 @@ IMAGESVC = (sys.executable, "-c", "from imagesvc.cli import cli; cli()")
 STARTUP_SECONDS = 120
 # Past gunicorn's graceful timeout (20 s): time for the workers to finish what they hold.
 STOP_SECONDS = 30
-# Variables that would change how the server runs: an ``isolated`` server (the tests') leaves the
-# caller's out, so that it runs on the settings it is given and the defaults.
-SERVER_SETTINGS = ("PROMETHEUS_MULTIPROC_DIR", "IMAGESVC_METRICS_DIR_OWNER", "FLASK_DEBUG", "IMAGESVC_DEBUG",
-                   "IMAGESVC_CORS_ORIGINS", "IMAGESVC_METRICS", "IMAGESVC_LOG_LEVEL", "IMAGESVC_BIND",
-                   "IMAGESVC_WORKERS", "IMAGESVC_THREADS", "IMAGESVC_WORKER_CLASS", "IMAGESVC_WORKER_CONNECTIONS")
+# Variables that would change how the server runs besides IMAGESVC_*: an ``isolated`` server (the
+# tests') leaves all of them out, so that it runs on the settings it is given and the defaults.
+SERVER_SETTINGS = ("PROMETHEUS_MULTIPROC_DIR", "FLASK_DEBUG")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/net/tcp states of a connection the server still has to answer or close:
 # SYN_RECV, ESTABLISHED, CLOSE_WAIT (the client has gone, the worker has not noticed yet).
@@ -51,8 +49,8 @@ class Gunicorn:
     """``gunicorn -c gunicorn.conf.py <app>`` on a free loopback port (``url``), as a context manager.
 
     ``start()`` (entering) starts it and waits until ``ready_path`` answers 200; ``stop()``
-    (leaving) stops it. ``env`` is added to this process's environment, less SERVER_SETTINGS when
-    ``isolated``. Its output goes to ``log_path``, whose tail is shown when it fails to start.
+    (leaving) stops it. ``env`` is added to this process's environment, less every ``IMAGESVC_*`` variable and
+    SERVER_SETTINGS when ``isolated``. Its output goes to ``log_path``, whose tail is shown when it fails to start.
     """
 
     def __init__(self, log_path, env=None, app="wsgi:app", ready_path="/healthz", isolated=False,
@@ -62,7 +60,8 @@ class Gunicorn:
         self.ready_path = ready_path
         # Processes that serve with it (the database server), counted in its CPU time.
         self.companion_pids = tuple(companion_pids)
-        inherited = {name: value for name, value in os.environ.items() if not (isolated and name in SERVER_SETTINGS)}
+        inherited = {name: value for name, value in os.environ.items()
+                     if not (isolated and (name.startswith("IMAGESVC_") or name in SERVER_SETTINGS))}
         self.env = {**inherited, **(env or {})}
         self.port = free_loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -79,12 +79,13 @@ def pytest_sessionfinish(session):
         drop_database(url)
 
 
-def live_server(workdir, database_url=None, workers=1, **settings):
+def live_server(workdir, database_url=None, workers=1, editor=None, **settings):
     """gunicorn serving imagesvc as operators run it (a bench.server.Gunicorn, not started yet).
 
     It serves ``database_url`` (by default a new SQLite file in ``workdir``), brought up to date
     by ``imagesvc db upgrade``, with ``workers`` workers and ``settings`` (IMAGESVC_* variables);
     the test's own environment does not change how it runs. It logs to ``workdir``/gunicorn.log.
+    With ``editor``, an editor token of that name is issued and its header is ``server.headers``.
     """
     # The metrics in the test's own folder, so that a killed master leaves nothing behind.
     (workdir / "metrics").mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,14 @@ def live_server(workdir, database_url=None, workers=1, **settings):
         **settings,
     })
     server.cli("db", "upgrade")
+    if editor:
+        token = server.cli("token", "create", editor, "--role", "editor").strip()
+        server.headers = {"Authorization": f"Bearer {token}"}
     return server
+
+
+# What a 401 asks for (WWW-Authenticate).
+CHALLENGE = 'Bearer realm="imagesvc"'
 
 
 def assert_error(response, status, code, errors=False):

@@ -17,9 +17,8 @@ from imagesvc import create_app, tokens
 from imagesvc.db import db
 from imagesvc.models import Token
 
-from .conftest import assert_error
+from .conftest import CHALLENGE, assert_error
 
-CHALLENGE = 'Bearer realm="imagesvc"'
 COLUMNS = re.compile(r"\s{2,}")
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
@@ -92,6 +91,12 @@ def test_revoked_token_is_refused_on_the_very_next_request(client, runner, mint)
     assert client.get("/api/images", headers=bearer(token)).status_code == 200
     assert runner.invoke(args=["token", "revoke", "soon-gone"]).exit_code == 0
     assert_unauthorized(client.get("/api/images", headers=bearer(token)))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("feed_format", ["kubeflow", "jupyterhub"])
+def test_missing_token_is_401_in_the_envelope_even_for_unwrapped_feed_formats(client, feed_format):
+    assert_unauthorized(client.get(f"/api/images/feed?format={feed_format}"))
 
 
 @pytest.mark.sqlite_only

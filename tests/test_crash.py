@@ -24,9 +24,7 @@ VERSIONS_PER_IMAGE = 3
 @pytest.fixture
 def server(tmp_path):
     server = live_server(tmp_path / "crashed", f"sqlite:///{tmp_path / 'crash.db'}", workers=4,
-                         IMAGESVC_LOG_LEVEL="WARNING")
-    token = server.cli("token", "create", "crash-editor", "--role", "editor").strip()
-    server.headers = {"Authorization": f"Bearer {token}"}
+                         editor="crash-editor", IMAGESVC_LOG_LEVEL="WARNING")
     yield server.start()
     server.kill()
 

@@ -26,10 +26,8 @@ def server(backend, once_per_module, tmp_path_factory):
     def serve():
         # The races' own database, so that they never see other rows.
         url = make_mysql_database("race", migrate=False) if backend == "mysql" else None
-        server = live_server(tmp_path_factory.mktemp(f"race-{backend}"), url, workers=4, IMAGESVC_LOG_LEVEL="WARNING")
-        token = server.cli("token", "create", "race-editor", "--role", "editor").strip()
-        server.headers = {"Authorization": f"Bearer {token}"}
-        return server
+        return live_server(tmp_path_factory.mktemp(f"race-{backend}"), url, workers=4, editor="race-editor",
+                           IMAGESVC_LOG_LEVEL="WARNING")
 
     return once_per_module(backend, serve)
 

@@ -42,13 +42,8 @@ def list_versions(client, auth_headers, bare_image):
 
 
 @pytest.fixture
-def get_image(client, auth_headers):
-    def get(image_id):
-        response = client.get(f"/api/images/{image_id}", headers=auth_headers("reader"))
-        assert response.status_code == 200
-        return response.get_json()["data"]
-
-    return get
+def get_image(read_data):
+    return lambda image_id: read_data(f"/api/images/{image_id}")
 
 
 @pytest.fixture
