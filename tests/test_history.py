@@ -11,9 +11,16 @@ import pytest
 
 from imagesvc.db import db
 from imagesvc.models import Change
+from imagesvc.schemas import VersionCreateSchema
+from imagesvc.schemas.catalog_files import CatalogImageSchema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CHANGE_FIELDS = {"id", "action", "image", "version", "before", "after", "tokenName", "requestId", "time"}
+
+
+def data_keys(schema):
+    """The names a schema's fields have in JSON, in its order."""
+    return [field.data_key or name for name, field in schema.fields.items()]
 
 
 @pytest.fixture
@@ -67,6 +74,18 @@ def test_creating_an_image_records_a_create_with_the_image_after(history, make_i
     assert change["after"]["frameworks"] == ["PyTorch"]
     assert change["image"] == {"id": image["id"], "imageId": "torch", "name": "PyTorch"}
     assert change["version"] is None
+
+
+@pytest.mark.sqlite_only
+def test_a_create_keeps_every_field_a_catalog_file_entry_or_a_version_body_has(history, make_image, make_version):
+    image = make_image()
+    make_version(image["id"], "v1.0")
+
+    image_create, version_create = history(image["id"], "?pageSize=2")["list"][::-1]
+
+    # History is built apart from the schemas (catalog/snapshots.py): a field added to them must be added there.
+    assert list(image_create["after"]) == data_keys(CatalogImageSchema(exclude=("versions",)))
+    assert list(version_create["after"]) == data_keys(VersionCreateSchema())
 
 
 def test_a_change_has_its_fields_and_a_utc_time(history, make_image):

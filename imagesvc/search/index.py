@@ -11,7 +11,7 @@ from collections import OrderedDict, defaultdict
 
 from pyroaring import BitMap
 
-from ..models import CatalogState, fold
+from ..models import fold
 from . import pages, reads
 from .reads import LABEL_FILTERS
 
@@ -138,7 +138,7 @@ class SearchIndex:
             return
         if len(self.ids) != state.image_count:
             # Rows read after ``state`` may be newer; with no write since, they must agree.
-            now = CatalogState.get_by_id(CatalogState.ROW)
+            now = reads.catalog_state()
             if now.generation == self.generation and len(self.ids) != now.image_count:
                 log.warning("search index: the catalog changed outside the change log; loading it again")
                 self._load(now.generation)

@@ -7,7 +7,7 @@ from peewee import SQL, Cast, Table, fn
 from pyroaring import BitMap
 
 from ..db import db, is_mysql
-from ..models import FRAMEWORK, SCOPE, Change, Image, ImageLabel, Version, VersionArchitecture
+from ..models import FRAMEWORK, SCOPE, CatalogState, Change, Image, ImageLabel, Version, VersionArchitecture
 
 # Filters kept as bitmaps, as ``list_images`` names them; the label kinds they come from.
 LABEL_FILTERS = {FRAMEWORK: "framework", SCOPE: "applicable_scope"}
@@ -16,6 +16,11 @@ LOAD_CHUNK = 50_000
 PARSE_PIECE = 1 << 16
 # SQLite's trigram index of names (migration 0006).
 IMAGE_NAME = Table("image_name").bind(db)
+
+
+def catalog_state():
+    """The catalog state row as it is now (a check seldom made: plain peewee is enough)."""
+    return CatalogState.get_by_id(CatalogState.ROW)
 
 
 def changes(after, upto):
