@@ -11,13 +11,13 @@ def create_app(config_overrides=None):
     # Imported here, not with the package: gunicorn's master imports imagesvc.logs for its log
     # format, and must not import peewee before a gevent worker has patched threading.
     from . import config, db, headers, logs, rate_limits, responses
+    from .encoding import OrjsonProvider
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.json = OrjsonProvider(app)
     app.config.from_object(config)
     app.config.from_prefixed_env("IMAGESVC")
     app.config.update(config_overrides or {})
-    app.json.ensure_ascii = False  # Chinese stays readable
-    app.json.sort_keys = False
     logs.init_app(app)
     db.init_app(app)
     responses.init_app(app)

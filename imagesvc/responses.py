@@ -10,10 +10,10 @@ was read at answers the same request for as long as that generation is the curre
 Each process keeps its own, the least recently used dropped first, bounded in bytes by
 ``RESPONSE_CACHE_MB`` (0 turns it off).
 
-A list page's images are dumped (``ImageSummarySchema``) once per stamp: the search index
-gives an image a new stamp whenever it reads it after a change (search/index.py), so what is kept
-under a stamp is never older than the image was then. Reading and dumping the images was over
-half of a list request; most pages show images other pages showed (the newest ones first).
+A list page's images are dumped (``ImageSummarySchema``) and encoded as JSON once per stamp: the
+search index gives an image a new stamp whenever it reads it after a change (search/index.py), so
+what is kept under a stamp is never older than the image was then. Reading, dumping and encoding
+the images was over half of a list request; most pages show images other pages showed.
 """
 
 import threading
@@ -24,16 +24,17 @@ from flask import current_app, request
 
 from . import catalog
 from .db import db
+from .encoding import fragment
 from .schemas import ImageSummarySchema
 
-# Dumped list images kept per process.
-SUMMARIES_KEPT = 4096
+# Bytes of encoded list images kept per process, and what keeping one costs besides its JSON.
+SUMMARIES_KEPT_BYTES = 16 * 2**20
+SUMMARY_OVERHEAD_BYTES = 200
 SUMMARY = ImageSummarySchema()
 
 
 class ResponseCache:
-    """Bodies by key, least recently used dropped first once they hold more than ``max_bytes``
-    (or values counted as 1 each, up to ``max_bytes`` of them)."""
+    """Bodies by key, least recently used dropped first once they hold more than ``max_bytes``."""
 
     def __init__(self, max_bytes):
         self.max_bytes = max_bytes
@@ -64,18 +65,18 @@ class ResponseCache:
 
 def init_app(app):
     app.extensions["imagesvc.responses"] = ResponseCache(int(float(app.config["RESPONSE_CACHE_MB"]) * 2**20))
-    app.extensions["imagesvc.summaries"] = ResponseCache(SUMMARIES_KEPT)
+    app.extensions["imagesvc.summaries"] = ResponseCache(SUMMARIES_KEPT_BYTES)
 
 
 def with_summaries(page):
-    """``catalog.list_images``'s page with its images, (id, stamp) there, dumped: each one kept
-    under its stamp, or read (one query for all that are not) and dumped now."""
+    """``catalog.list_images``'s page with its images, (id, stamp) there, dumped and encoded: each
+    one kept under its stamp, or read (one query for all that are not) and encoded now."""
     kept = current_app.extensions["imagesvc.summaries"]
     dumped = {stamp: kept.get(stamp) for _, stamp in page["list"]}
     missing = {image_id: stamp for image_id, stamp in page["list"] if dumped[stamp] is None}
     for image_id, row in (catalog.image_summaries(list(missing)) if missing else {}).items():
-        dumped[missing[image_id]] = SUMMARY.dump(row)
-        kept.put(missing[image_id], dumped[missing[image_id]], 1)
+        dumped[missing[image_id]], size = fragment(SUMMARY.dump(row))
+        kept.put(missing[image_id], dumped[missing[image_id]], size + SUMMARY_OVERHEAD_BYTES)
     # An image deleted since the index was read is left out.
     return {**page, "list": [dumped[stamp] for _, stamp in page["list"] if dumped[stamp] is not None]}
 
