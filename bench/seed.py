@@ -34,6 +34,7 @@ from peewee import SqliteDatabase
 
 from bench.databases import check_loopback, create_database
 from imagesvc import migrations
+from imagesvc.catalog.entries import list_entry
 from imagesvc.db import open_database
 from imagesvc.models import (
     FRAMEWORK,
@@ -142,7 +143,7 @@ IMAGE_COLUMNS = (
     Image.id, Image.name, Image.name_key, Image.external_id, Image.external_id_key, Image.frameworks,
     Image.applicable_scopes, Image.chip_type, Image.preset_cuda, Image.description, Image.image_address,
     Image.status, Image.type, Image.icon, Image.introduction, Image.paper_url, Image.code_url, Image.license,
-    Image.version_count, Image.revision, Image.create_time, Image.last_update_time,
+    Image.version_count, Image.revision, Image.create_time, Image.last_update_time, Image.list_entry,
 )
 LABEL_COLUMNS = (ImageLabel.image, ImageLabel.kind, ImageLabel.key)
 VERSION_COLUMNS = (
@@ -233,6 +234,13 @@ class ChunkGenerator:
     def pick(self, values):
         return values[int(self.random() * len(values))]
 
+    @staticmethod
+    def list_entry(image):
+        """The list entry of ``image`` (its values for IMAGE_COLUMNS, as stored), as the app writes it."""
+        # The image has every column but the entry itself, the last one.
+        columns = zip(IMAGE_COLUMNS[:-1], image, strict=True)
+        return list_entry({field.name: field.python_value(value) for field, value in columns})
+
     def json_list(self, field, values):
         """``field.db_value(values)``, computed once per distinct list."""
         key = (field.name, *values)
@@ -290,7 +298,7 @@ class ChunkGenerator:
         revision = 1 + version_count + edits
         rows.writes += revision
 
-        rows.images.append((
+        image = (
             image_id, name, fold(name), external_id, fold(external_id),
             self.json_list(Image.frameworks, frameworks), self.json_list(Image.applicable_scopes, scopes),
             chip_type, chip_type == "GPU" and random() < 0.9, description, image_address,
@@ -301,7 +309,8 @@ class ChunkGenerator:
             if random() < 0.05 else None,
             f"https://github.com/example-ai/{primary.slug}-images" if random() < 0.4 else None,
             pick(LICENSES), version_count, revision, at(created), at(last_update),
-        ))
+        )
+        rows.images.append((*image, self.list_entry(image)))
         rows.labels.extend((image_id, FRAMEWORK, FOLDED_LABELS[framework]) for framework in frameworks)
         rows.labels.extend((image_id, SCOPE, FOLDED_LABELS[scope]) for scope in scopes)
         self.add_versions(image_id, repository, f"{release}-{tag}", chip_type, python, cuda, version_times)

@@ -122,6 +122,9 @@ def upgrade():
     """Create the schema or bring it up to date (safe to run again)."""
     applied = migrations.upgrade(db.obj)
     click.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")
+    written = catalog.write_missing()
+    if written:
+        click.echo(f"wrote the list entries of {written} images")
 
 
 @db_cli.command("status")

@@ -3,7 +3,7 @@
 orjson encodes in C what the standard library's encoder does in Python, to the same text for
 what the service answers (strings, numbers, booleans, None, lists and dicts with text keys;
 Chinese unescaped). It also takes a ``Fragment``: JSON encoded before, put in as it is, which is
-how a list page's images, kept encoded (responses.py), go into the page's body. Other JSON Flask
+how a list page's images, stored encoded (catalog/entries.py), go into the page's body. Other JSON Flask
 writes (the OpenAPI document, the docs page's settings) keeps the standard encoder.
 """
 
@@ -33,7 +33,11 @@ class OrjsonProvider(DefaultJSONProvider):
         return current_app.response_class(body + b"\n", mimetype=self.mimetype)
 
 
-def fragment(obj):
-    """``obj`` encoded now, to be put as it is into a body encoded later; and its size in bytes."""
-    encoded = orjson.dumps(obj, option=OPTIONS)
-    return orjson.Fragment(encoded), len(encoded)
+def encode(obj):
+    """``obj`` as JSON text, as an answer's body holds it."""
+    return orjson.dumps(obj, option=OPTIONS).decode()
+
+
+def fragment(text):
+    """JSON ``text`` (``encode``'s), to be put as it is into a body encoded later."""
+    return orjson.Fragment(text)

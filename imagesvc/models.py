@@ -79,6 +79,8 @@ class Image(BaseModel):
     revision = IntegerField(default=1)
     create_time = DateTimeField(default=utcnow)
     last_update_time = DateTimeField(default=utcnow)
+    # The image as a list shows it, encoded: written with every change (catalog/entries.py).
+    list_entry = TextField(null=True)
 
     class Meta:
         indexes = (

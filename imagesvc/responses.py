@@ -25,12 +25,10 @@ from flask import current_app, request
 from . import catalog
 from .db import db
 from .encoding import fragment
-from .schemas import ImageSummarySchema
 
 # Bytes of encoded list images kept per process, and what keeping one costs besides its JSON.
 SUMMARIES_KEPT_BYTES = 16 * 2**20
 SUMMARY_OVERHEAD_BYTES = 200
-SUMMARY = ImageSummarySchema()
 
 
 class ResponseCache:
@@ -69,14 +67,14 @@ def init_app(app):
 
 
 def with_summaries(page):
-    """``catalog.list_images``'s page with its images, (id, stamp) there, dumped and encoded: each
-    one kept under its stamp, or read (one query for all that are not) and encoded now."""
+    """``catalog.list_images``'s page with its images, (id, stamp) there, as their list entries
+    (catalog/entries.py): each one kept under its stamp, or read (one query for all that are not)."""
     kept = current_app.extensions["imagesvc.summaries"]
     dumped = {stamp: kept.get(stamp) for _, stamp in page["list"]}
     missing = {image_id: stamp for image_id, stamp in page["list"] if dumped[stamp] is None}
-    for image_id, row in (catalog.image_summaries(list(missing)) if missing else {}).items():
-        dumped[missing[image_id]], size = fragment(SUMMARY.dump(row))
-        kept.put(missing[image_id], dumped[missing[image_id]], size + SUMMARY_OVERHEAD_BYTES)
+    for image_id, entry in (catalog.list_entries(list(missing)) if missing else {}).items():
+        dumped[missing[image_id]] = fragment(entry)
+        kept.put(missing[image_id], dumped[missing[image_id]], len(entry) + SUMMARY_OVERHEAD_BYTES)
     # An image deleted since the index was read is left out.
     return {**page, "list": [dumped[stamp] for _, stamp in page["list"] if dumped[stamp] is not None]}
 

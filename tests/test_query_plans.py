@@ -92,10 +92,10 @@ def test_a_page_reads_again_only_the_images_changed_since_they_were_dumped(clien
     assert response.status_code == 200
     with count_queries() as counted:
         again = client.get("/api/images?pageSize=5", headers=headers).get_json()["data"]["list"]
-    # token, catalog state, the change log and the changed image's rows (search index), its summary
+    # token, catalog state, the change log and the changed image's rows (search index), its list entry
     reads = [q.msg for q in counted.get_queries() if q.msg[0].startswith("SELECT")]
     summaries = [[image_id for image_id in params if image_id]  # a page's ids, padded with zeros
-                 for sql, params in reads if '"image_address"' in sql.replace("`", '"')]
+                 for sql, params in reads if '"list_entry"' in sql.replace("`", '"')]
     assert summaries == [[int(page[2]["id"])]]
     assert [image["description"] for image in again if image["id"] == page[2]["id"]] == ["changed"]
 

@@ -1,6 +1,7 @@
 """Storage: query counts that do not grow with a page, races settled by unique indexes,
 migrations that keep rows, and MySQL connections that survive the server."""
 
+import json
 import socket
 import threading
 
@@ -10,6 +11,8 @@ from playhouse.test_utils import count_queries
 from bench.databases import connect_server
 from imagesvc import migrations, tokens
 from imagesvc.db import db
+from imagesvc.models import Image
+from imagesvc.schemas import ImageSummarySchema
 
 from .conftest import MYSQL_DATABASE, MYSQL_URL, assert_error
 
@@ -288,3 +291,50 @@ def test_a_database_that_goes_away_gives_503_and_recovers(proxied_app, auth_head
     proxy.start()
     assert client.get("/api/images", headers=headers).status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def assert_list_entries_current(app):
+    """Every image's stored list entry is what its columns show now."""
+    with app.app_context():
+        images = list(Image.select())
+        db.close()
+    assert images
+    for image in images:
+        assert image.list_entry is not None, image.name
+        assert json.loads(image.list_entry) == ImageSummarySchema().dump(image), image.name
+
+
+def test_every_kind_of_write_leaves_each_image_list_entry_as_its_columns_show_it(
+        app, client, auth_headers, make_image, make_version):
+    editor, admin = auth_headers("editor"), auth_headers("admin")
+    image = make_image(frameworks=["PyTorch"])
+    assert_list_entries_current(app)
+    client.put(f"/api/images/{image['id']}", json={"frameworks": ["JAX"], "description": "新的"}, headers=editor)
+    assert_list_entries_current(app)
+    client.put(f"/api/images/{image['id']}/status", json={"status": "online"}, headers=editor)
+    assert_list_entries_current(app)
+    make_version(image["id"], "1.0")
+    assert_list_entries_current(app)
+    client.delete(f"/api/images/{image['id']}/versions/1.0", headers=editor)
+    assert_list_entries_current(app)
+    exported = client.get("/api/catalog/export", headers=admin).get_json()["data"]
+    entry = exported["images"][0]
+    created = {**entry, "name": "Imported", "imageId": "imported", "versions": [{"version": "2.0"}]}
+    updated = {**entry, "description": "导入的", "versions": [{"version": "3.0"}]}
+    answer = client.post("/api/catalog/import", json={**exported, "images": [created, updated]}, headers=admin)
+    assert answer.get_json()["data"]["created"] == 1 and answer.get_json()["data"]["updated"] == 1
+    assert_list_entries_current(app)
+
+
+def test_an_image_without_a_list_entry_is_listed_from_its_columns_until_upgrade_writes_it(
+        app, client, runner, read_data, image):
+    shown = {key: value for key, value in read_data(f"/api/images/{image['id']}").items() if key != "introduction"}
+    with app.app_context():
+        Image.update(list_entry=None).execute()  # as a row written by another program
+        db.close()
+    assert read_data("/api/images")["list"] == [shown]
+
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0 and "wrote the list entries of 1 images" in result.output
+    assert_list_entries_current(app)
+    assert read_data("/api/images")["list"] == [shown]

@@ -13,7 +13,8 @@ is inside its one transaction, and what it does before the transaction it may do
 
   writes.py        the transaction, conflicts, the image locked for update, the Change row, the generation
   snapshots.py     an image's and a version's content as history keeps it, and what changed
-  listing.py       the image list and its page's images, whether the catalog is new, paging
+  listing.py       the image list, whether the catalog is new, paging
+  entries.py       images' list entries: encoded when they change, read a page at a time
   images.py        an image read, created, updated, given a status, deleted; its filter labels
   versions.py      an image's versions listed, read, added, deleted; many images' versions at once
   history.py       one image's history, and the audit of every change
@@ -21,10 +22,11 @@ is inside its one transaction, and what it does before the transaction it may do
   files.py         catalog files: export, and import by imageId
 """
 
+from .entries import list_entries, write_missing
 from .files import export_catalog, import_catalog
 from .history import audit, image_history
 from .images import create_image, delete_image, get_image, set_status, update_image
-from .listing import image_summaries, is_new, list_images, load_search_index
+from .listing import is_new, list_images, load_search_index
 from .spawner_feed import feed
 from .versions import create_version, delete_version, get_version, list_versions
 from .writes import Actor, generation
@@ -42,12 +44,13 @@ __all__ = [
     "get_image",
     "get_version",
     "image_history",
-    "image_summaries",
     "import_catalog",
     "is_new",
+    "list_entries",
     "list_images",
     "list_versions",
     "load_search_index",
     "set_status",
     "update_image",
+    "write_missing",
 ]

@@ -2,6 +2,7 @@
 
 from ..db import db, retry_when_busy
 from ..models import Image, Version, fold, utcnow
+from .entries import list_entry
 from .images import LABEL_FIELDS, remove, store_labels
 from .snapshots import changed, image_content
 from .versions import add_version, versions_of
@@ -78,7 +79,8 @@ def _import_entry(entry, actor):
         for version in entry["versions"]:
             add_version(image, version)
         image.version_count = len(entry["versions"])
-        image.save(only=[Image.version_count])
+        image.list_entry = list_entry(image)
+        image.save(only=[Image.version_count, Image.list_entry])
         record("import", image, actor, after=image_content(image), images_added=1)
         return "created"
 

@@ -6,6 +6,7 @@ from ..db import retry_when_busy
 from ..errors import ImageNotFound
 from ..models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold, utcnow
 from ..statements import update
+from .entries import list_entry
 from .snapshots import changed, image_content
 from .writes import NOBODY, get_for_update, image_by_id, record, touch, transaction
 
@@ -53,6 +54,8 @@ def create_image(fields, actor=NOBODY):
         image.external_id = "img-" + secrets.token_hex(6)
     with transaction():
         image.save(force_insert=True)
+        image.list_entry = list_entry(image)  # it shows the id, known from here on
+        update(image, Image.list_entry)
         store_labels(image, LABEL_FIELDS, new=True)
         record("create", image, actor, after=image_content(image), images_added=1)
     return image
@@ -80,7 +83,7 @@ def set_status(image_id, status, if_match=None, actor=NOBODY):
         before = image.status
         image.status = status
         touch(image)
-        update(image, Image.status, Image.last_update_time, Image.revision)
+        update(image, Image.status, Image.last_update_time, Image.revision, Image.list_entry)
         record("status", image, actor, before={"status": before}, after={"status": status})
     return image
 

@@ -1,13 +1,9 @@
-"""Reading the catalog a page at a time: the image list (through the search index) and its
-page's images, whether the catalog is new, and the paging the version list and history share."""
+"""Reading the catalog a page at a time: the image list (through the search index), whether the
+catalog is new, and the paging the version list and history share."""
 
 from .. import search
 from ..models import Change, Image
-from ..schemas import PAGE_SIZE_MAX
-from ..statements import Statement, param
 from .writes import state
-
-SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields if field is not Image.introduction]
 
 
 def list_images(page_no, page_size, sort_by, order, **filters):
@@ -15,25 +11,12 @@ def list_images(page_no, page_size, sort_by, order, **filters):
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images come
-    as (id, stamp) (search/index.py); ``image_summaries`` reads them.
+    as (id, stamp) (search/index.py); ``entries.list_entries`` reads them.
     """
     filters = {key: value for key, value in filters.items() if value}
     total, page = search.for_database().find(state(), filters, sort_by, order == "desc",
                                              (page_no - 1) * page_size, page_size)
     return {"list": page, "total": total, "page_no": page_no, "page_size": page_size}
-
-
-# A page of images by id, without their introductions; the ids not needed are 0 (no image).
-SUMMARIES = Statement(lambda: Image.select(*SUMMARY_FIELDS).where(
-    Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
-
-
-def image_summaries(ids):
-    """The images ``ids`` (a page at most) as dicts of their columns, by id; one gone meanwhile
-    is left out. Dicts, not models: they are only shown, and building models cost a fifth of a
-    list request."""
-    padded = ids + [0] * (PAGE_SIZE_MAX - len(ids))
-    return {image["id"]: image for image in SUMMARIES.dicts(**{f"id{n}": pk for n, pk in enumerate(padded)})}
 
 
 def load_search_index(heartbeat=None):

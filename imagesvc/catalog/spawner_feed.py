@@ -2,7 +2,7 @@
 
 from .. import search
 from ..models import Image
-from .listing import SUMMARY_FIELDS
+from .entries import SUMMARY_FIELDS
 from .versions import versions_of
 from .writes import state
 

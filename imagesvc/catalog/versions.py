@@ -56,7 +56,7 @@ def list_versions(image_id, page_no=None, page_size=None):
     image = get_image(image_id)
 
     def read(offset, limit):
-        return VERSION_PAGE.dicts(image=image.id, limit=limit, offset=offset)  # only shown, as image_summaries
+        return VERSION_PAGE.dicts(image=image.id, limit=limit, offset=offset)  # only shown
 
     # version_count changes in the same transaction as the versions, so it is the true count.
     if page_no is None and page_size is None:
@@ -79,7 +79,7 @@ def create_version(image_id, fields, actor=NOBODY):
         version = add_version(image, fields)
         image.version_count += 1
         touch(image)
-        update(image, Image.version_count, Image.last_update_time, Image.revision)
+        update(image, Image.version_count, Image.last_update_time, Image.revision, Image.list_entry)
         record("version_create", image, actor, after=version_content(version), version=version.version)
     return version
 
@@ -95,5 +95,5 @@ def delete_version(image_id, version, actor=NOBODY):
         found.delete_instance()
         image.version_count -= 1
         touch(image)
-        update(image, Image.version_count, Image.last_update_time, Image.revision)
+        update(image, Image.version_count, Image.last_update_time, Image.revision, Image.list_entry)
         record("version_delete", image, actor, before=version_content(found), version=found.version)

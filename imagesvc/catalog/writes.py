@@ -11,6 +11,7 @@ from ..db import db
 from ..errors import Conflict, ImageNotFound, PreconditionFailed
 from ..models import CatalogState, Change, Image, fold, utcnow
 from ..statements import Statement, param
+from .entries import list_entry
 
 # Who made a change, for its history: the token's name and the request's id.
 Actor = namedtuple("Actor", "token_name request_id", defaults=(None, None))
@@ -69,9 +70,11 @@ def get_for_update(image_id, if_match=None):
 
 
 def touch(image):
-    """Mark a change to the image, its status or its versions."""
+    """Mark a change to the image, its status or its versions, once the image is as it will be
+    saved: its time, its revision and its list entry."""
     image.last_update_time = utcnow()
     image.revision += 1
+    image.list_entry = list_entry(image)
 
 
 CATALOG_STATE = Statement(lambda: CatalogState.select().where(CatalogState.id == CatalogState.ROW))

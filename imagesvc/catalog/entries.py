@@ -1,0 +1,63 @@
+"""Images' list entries: an image as a list shows it (``ImageSummarySchema``), encoded as JSON
+once, when it changes, and stored with it (``Image.list_entry``).
+
+A list page then reads its images' entries and puts them into its body as they are
+(responses.with_summaries): reading an image's columns and dumping them was most of a list
+request. Every write that changes an image writes its entry in the same transaction
+(``writes.touch``, and the creates); an image without one (a row from before the column, or
+written by another program) is listed from its columns, and ``imagesvc db upgrade`` writes the
+missing ones.
+"""
+
+from ..db import db
+from ..encoding import encode
+from ..models import Image
+from ..schemas import PAGE_SIZE_MAX, ImageSummarySchema
+from ..statements import Statement, param
+
+SUMMARY = ImageSummarySchema()
+SUMMARY_FIELDS = [field for field in Image._meta.sorted_fields
+                  if field not in (Image.introduction, Image.list_entry)]
+# Images given their entries at a time by ``write_missing``.
+CHUNK = 1000
+
+
+def list_entry(image):
+    """The image's (a model, or a dict of its columns) list entry."""
+    return encode(SUMMARY.dump(image))
+
+
+def _by_ids(*fields):
+    """``fields`` of a page of images by id; the ids not needed are 0 (no image)."""
+    return Statement(lambda: Image.select(*fields).where(
+        Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
+
+
+ENTRIES = _by_ids(Image.id, Image.list_entry)
+SUMMARIES = _by_ids(*SUMMARY_FIELDS)
+
+
+def list_entries(ids):
+    """The list entries of the images ``ids`` (a page at most), by id; one gone meanwhile is left out."""
+    entries = {row["id"]: row["list_entry"] for row in ENTRIES.dicts(**_padded(ids))}
+    missing = [image_id for image_id, entry in entries.items() if entry is None]
+    if missing:
+        entries.update((image["id"], list_entry(image)) for image in SUMMARIES.dicts(**_padded(missing)))
+    return entries
+
+
+def _padded(ids):
+    return {f"id{n}": pk for n, pk in enumerate(ids + [0] * (PAGE_SIZE_MAX - len(ids)))}
+
+
+def write_missing():
+    """Write the list entry of every image that has none; how many were written."""
+    written = 0
+    while True:
+        images = list(Image.select(*SUMMARY_FIELDS).where(Image.list_entry.is_null()).limit(CHUNK).dicts())
+        if not images:
+            return written
+        with db.atomic():
+            for image in images:
+                Image.update(list_entry=list_entry(image)).where(Image.id == image["id"]).execute()
+        written += len(images)
