@@ -38,6 +38,6 @@ def encode(obj):
     return orjson.dumps(obj, option=OPTIONS).decode()
 
 
-def fragment(text):
-    """JSON ``text`` (``encode``'s), to be put as it is into a body encoded later."""
-    return orjson.Fragment(text)
+def fragment(encoded):
+    """JSON (``encode``'s, as text or UTF-8), to be put as it is into a body encoded later."""
+    return orjson.Fragment(encoded)
