@@ -48,6 +48,11 @@ def fold(text):
     return text.casefold()
 
 
+def entity_tag(image_id, revision):
+    """An image's ETag: it changes with every change to the image, its status or versions."""
+    return f"{image_id}-{revision}"
+
+
 def utcnow():
     """Now, as stored: naive UTC, whole seconds."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
@@ -79,7 +84,8 @@ class Image(BaseModel):
     revision = IntegerField(default=1)
     create_time = DateTimeField(default=utcnow)
     last_update_time = DateTimeField(default=utcnow)
-    # The image as a list shows it, encoded: written with every change (catalog/entries.py).
+    # The image as a list shows it, encoded: written with every change (catalog/entries.py). A
+    # program that changes the row otherwise sets it to null: the image is then read from its columns.
     list_entry = TextField(null=True)
 
     class Meta:
@@ -92,8 +98,7 @@ class Image(BaseModel):
 
     @property
     def etag(self):
-        """The entity tag: it changes with every change to the image, its status or versions."""
-        return f"{self.id}-{self.revision}"
+        return entity_tag(self.id, self.revision)
 
     def save(self, *args, **kwargs):
         self.name_key = fold(self.name)

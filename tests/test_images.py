@@ -124,7 +124,9 @@ def set_times(app):
 
     def rewrite(image_id, created=OLD, updated=OLD):
         with app.app_context():
-            Image.update(create_time=created, last_update_time=updated).where(Image.id == image_id).execute()
+            # As another program writes the row: its list entry, made of the old times, goes too.
+            Image.update(create_time=created, last_update_time=updated, list_entry=None).where(
+                Image.id == image_id).execute()
             db.close()
 
     return rewrite

@@ -11,8 +11,9 @@ from playhouse.test_utils import count_queries
 from bench.databases import connect_server
 from imagesvc import migrations, tokens
 from imagesvc.db import db
+from imagesvc.encoding import encode
 from imagesvc.models import Image
-from imagesvc.schemas import ImageSummarySchema
+from imagesvc.schemas import ImageSchema, ImageSummarySchema
 
 from .conftest import MYSQL_DATABASE, MYSQL_URL, assert_error
 
@@ -338,3 +339,18 @@ def test_an_image_without_a_list_entry_is_listed_from_its_columns_until_upgrade_
     assert result.exit_code == 0 and "wrote the list entries of 1 images" in result.output
     assert_list_entries_current(app)
     assert read_data("/api/images")["list"] == [shown]
+
+
+@pytest.mark.parametrize("introduction", [None, '## 介绍\n"引号" \\ </script>'])
+def test_an_image_is_answered_as_its_schema_dumps_it_with_or_without_its_list_entry(
+        app, client, reader, make_image, introduction):
+    image = make_image(introduction=introduction, frameworks=["PyTorch"], icon="图标")
+    with app.app_context():
+        expected = encode({"success": True, "data": ImageSchema().dump(Image.get_by_id(int(image["id"])))})
+        db.close()
+    assert client.get(f"/api/images/{image['id']}", headers=reader).data.decode() == expected + "\n"
+
+    with app.app_context():
+        Image.update(list_entry=None).execute()  # as a row written by another program
+        db.close()
+    assert client.get(f"/api/images/{image['id']}", headers=reader).data.decode() == expected + "\n"

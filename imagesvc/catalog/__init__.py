@@ -25,7 +25,7 @@ is inside its one transaction, and what it does before the transaction it may do
 from .entries import list_entries, write_missing
 from .files import export_catalog, import_catalog
 from .history import audit, image_history
-from .images import create_image, delete_image, get_image, set_status, update_image
+from .images import create_image, delete_image, get_image, set_status, show_image, update_image
 from .listing import is_new, list_images, load_search_index
 from .spawner_feed import feed
 from .versions import create_version, delete_version, get_version, list_versions
@@ -51,6 +51,7 @@ __all__ = [
     "list_versions",
     "load_search_index",
     "set_status",
+    "show_image",
     "update_image",
     "write_missing",
 ]

@@ -2,16 +2,19 @@
 once, when it changes, and stored with it (``Image.list_entry``).
 
 A list page then reads its images' entries and puts them into its body as they are
-(responses.with_summaries): reading an image's columns and dumping them was most of a list
-request. Every write that changes an image writes its entry in the same transaction
+(responses.with_summaries), and an image's own URL answers its entry with its introduction
+(``shown``): reading an image's columns and dumping them was most of a list request, and a
+fifth of the image's. Every write that changes an image writes its entry in the same transaction
 (``writes.touch``, and the creates); an image without one (a row from before the column, or
 written by another program) is listed from its columns, and ``imagesvc db upgrade`` writes the
 missing ones.
 """
 
+from collections import namedtuple
+
 from ..db import db
-from ..encoding import encode
-from ..models import Image
+from ..encoding import encode, fragment
+from ..models import Image, entity_tag
 from ..schemas import PAGE_SIZE_MAX, ImageSummarySchema
 from ..statements import Statement, param
 
@@ -44,6 +47,24 @@ def list_entries(ids):
     if missing:
         entries.update((image["id"], list_entry(image)) for image in SUMMARIES.dicts(**_padded(missing)))
     return entries
+
+
+# The image as its own URL shows it (``ImageSchema``): its ETag and its JSON (a ``Fragment``).
+Shown = namedtuple("Shown", "etag body")
+SHOWN = Statement(lambda: Image.select(Image.id, Image.revision, Image.list_entry, Image.introduction)
+                  .where(Image.id == param(Image.id)))
+
+
+def shown(image_pk):
+    """The image ``image_pk`` as its own URL shows it, or None if there is no such image: its
+    entry with its introduction, the one field ``ImageSchema`` adds, last."""
+    found = SHOWN.dicts(id=image_pk)
+    if not found:
+        return None
+    image = found[0]
+    entry = image["list_entry"] or list_entries([image_pk])[image_pk]
+    body = f'{entry[:-1]},"introduction":{encode(image["introduction"])}}}'
+    return Shown(entity_tag(image["id"], image["revision"]), fragment(body))
 
 
 def _padded(ids):

@@ -6,9 +6,9 @@ from ..db import retry_when_busy
 from ..errors import ImageNotFound
 from ..models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold, utcnow
 from ..statements import update
-from .entries import list_entry
+from .entries import list_entry, shown
 from .snapshots import changed, image_content
-from .writes import NOBODY, get_for_update, image_by_id, record, touch, transaction
+from .writes import NOBODY, get_for_update, image_by_id, pk, record, touch, transaction
 
 # Each kind of ImageLabel row, and the image's list it holds folded.
 LABEL_FIELDS = {FRAMEWORK: "frameworks", SCOPE: "applicable_scopes"}
@@ -44,6 +44,14 @@ def get_image(image_id):
     if image is None:
         raise ImageNotFound()
     return image
+
+
+def show_image(image_id):
+    """The image as its own URL shows it: ``entries.Shown``, its ETag and its JSON."""
+    found = shown(pk(image_id))
+    if found is None:
+        raise ImageNotFound()
+    return found
 
 
 @retry_when_busy

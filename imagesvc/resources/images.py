@@ -36,9 +36,9 @@ CREATED_IMAGE_LINKS = {
 }
 
 
-def with_etag(image, status=200, headers=None):
-    """The view result for ``image``, tagged with its ETag."""
-    return image, status, {"ETag": f'"{image.etag}"', **(headers or {})}
+def with_etag(image, status=200, headers=None, body=None):
+    """The view result for ``image`` (or its ``body``, encoded already), tagged with its ETag."""
+    return image if body is None else body, status, {"ETag": f'"{image.etag}"', **(headers or {})}
 
 
 @blp.route("")
@@ -81,10 +81,10 @@ class ImageById(MethodView):
 
         Role: reader. Unknown id: 404.
         """
-        image = catalog.get_image(id)
+        image = catalog.show_image(id)
         if request.if_none_match.contains_weak(image.etag):
             return Response(status=304, headers={"ETag": f'"{image.etag}"'})
-        return with_etag(image)
+        return with_etag(image, body=image.body)
 
     @auth.login_required(role="editor")
     @blp.arguments(ImageUpdateSchema)

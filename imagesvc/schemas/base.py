@@ -6,6 +6,7 @@ validation errors name fields as the client sent them.
 """
 
 import marshmallow as ma
+import orjson
 from marshmallow import EXCLUDE, pre_load
 
 
@@ -75,3 +76,9 @@ class AnswerSchema(ma.Schema):
 
 class ResponseSchema(AnswerSchema, CamelSchema):
     """An answer in camelCase."""
+
+    def dump(self, obj, *, many=None):
+        # One encoded already, as this schema dumps it (catalog/entries.py), goes out as it is.
+        if isinstance(obj, orjson.Fragment):
+            return obj
+        return super().dump(obj, many=many)

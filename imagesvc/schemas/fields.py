@@ -164,10 +164,3 @@ class Itself(fields.Nested):
     def get_value(self, obj, attr, accessor=None, default=ma.missing):
         return obj
 
-
-class Dumped(fields.Nested):
-    """A nested object that comes dumped already (responses.with_summaries): passed on as it
-    is, and documented as its schema."""
-
-    def _serialize(self, nested_obj, attr, obj, **kwargs):
-        return nested_obj

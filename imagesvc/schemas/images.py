@@ -110,4 +110,4 @@ class ImageQueryArgsSchema(page_args_schema("ImagePageArgsSchema", page_size=10)
     order = Enum("SortOrder", load_default="desc")
 
 
-ImagePageSchema = page_schema("ImagePageSchema", ImageSummarySchema, dumped=True)
+ImagePageSchema = page_schema("ImagePageSchema", ImageSummarySchema)

@@ -4,7 +4,6 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from .base import QuerySchema, ResponseSchema
-from .fields import Dumped
 
 # The largest page any list serves.
 PAGE_SIZE_MAX = 100
@@ -20,12 +19,11 @@ def page_args_schema(name, page_size=None):
     })
 
 
-def page_schema(name, item_schema, optional=(), dumped=False):
-    """The ``data`` of a page: ``list``, the true ``total``, ``pageNo`` and ``pageSize``; with
-    ``dumped``, the list's items come dumped already."""
+def page_schema(name, item_schema, optional=()):
+    """The ``data`` of a page: ``list``, the true ``total``, ``pageNo`` and ``pageSize``."""
     return type(name, (ResponseSchema,), {
         "OPTIONAL": optional,
-        "list": fields.List((Dumped if dumped else fields.Nested)(item_schema)),
+        "list": fields.List(fields.Nested(item_schema)),
         "total": fields.Integer(metadata={"description": "Every match, not only this page's."}),
         "page_no": fields.Integer(),
         "page_size": fields.Integer(),
