@@ -100,9 +100,13 @@ class Image(BaseModel):
     def etag(self):
         return entity_tag(self.id, self.revision)
 
-    def save(self, *args, **kwargs):
+    def fold_keys(self):
+        """Set the key columns from the name and imageId they fold (every save does)."""
         self.name_key = fold(self.name)
         self.external_id_key = fold(self.external_id)
+
+    def save(self, *args, **kwargs):
+        self.fold_keys()
         return super().save(*args, **kwargs)
 
 

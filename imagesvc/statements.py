@@ -85,3 +85,18 @@ def update(instance, *fields):
             lambda: model.update({field: param(field) for field in fields}).where(key == param(key)))
     return _updates[model, fields].execute(**{field.name: getattr(instance, field.name) for field in (*fields, key)})
 
+
+_inserts = {}
+
+
+def insert(instance):
+    """INSERT ``instance``, every field but its auto-incremented key, which it is given: what
+    ``save(force_insert=True)`` does, compiled once per model (building it was a ninth of a new
+    image's time). Every field is a parameter, so no default is frozen into the statement."""
+    model = type(instance)
+    key = model._meta.primary_key
+    fields = tuple(field for field in model._meta.sorted_fields if field is not key)
+    if model not in _inserts:
+        _inserts[model] = Statement(lambda: model.insert({field: param(field) for field in fields}))
+    cursor = _inserts[model].execute(**{field.name: getattr(instance, field.name) for field in fields})
+    setattr(instance, key.name, db.last_insert_id(cursor))

@@ -5,7 +5,7 @@ import secrets
 from ..db import retry_when_busy
 from ..errors import ImageNotFound
 from ..models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold, utcnow
-from ..statements import update
+from ..statements import insert, update
 from .entries import list_entry, shown
 from .snapshots import changed, image_content
 from .writes import NOBODY, get_for_update, image_by_id, pk, record, touch, transaction
@@ -60,8 +60,9 @@ def create_image(fields, actor=NOBODY):
     image = Image(create_time=now, last_update_time=now, **fields)
     if not image.external_id:
         image.external_id = "img-" + secrets.token_hex(6)
+    image.fold_keys()
     with transaction():
-        image.save(force_insert=True)
+        insert(image)
         image.list_entry = list_entry(image)  # it shows the id, known from here on
         update(image, Image.list_entry)
         store_labels(image, LABEL_FIELDS, new=True)
