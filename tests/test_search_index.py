@@ -9,6 +9,7 @@ import pytest
 from imagesvc import search
 from imagesvc.db import db
 from imagesvc.models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold
+from imagesvc.search import names
 
 # Query parameters -> what the oracle tests of each image.
 FILTERS = {
@@ -142,3 +143,23 @@ def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_heade
     response = client.post("/api/catalog/import?prune=true", json=catalog, headers=auth_headers("admin"))
     assert response.status_code == 200, response.get_json()
     readers()
+
+
+def test_mysql_name_search_finds_what_a_substring_test_finds_through_renames_and_deletes(monkeypatch):
+    monkeypatch.setattr(names, "BLOCK_IDS", 4)  # many blocks, so a change rewrites one of several
+    held = {image_id: fold(name) for image_id, name in enumerate(
+        ["PyTorch 2.5", "训练镜像 torch", "t_v 5%", "a\nb", "tensorflow", "pytorch（gpu）", "x"] * 3, start=1)}
+    search = names.NameSearch(held)
+    terms = ["torch", "训练", "t_v", "5%", "\n", "a\nb", "（gpu）", "x", "py", "nothing", "h 2"]
+
+    def assert_agrees():
+        for term in terms:
+            assert set(search.find(term)) == {i for i, name in held.items() if term in name}, term
+
+    assert_agrees()
+    renamed = {2: "renamed", 7: "now torch", 30: "new torch"}
+    search.update(renamed, {3, 4, 5, 6})
+    held.update(renamed)
+    for image_id in (3, 4, 5, 6):
+        del held[image_id]
+    assert_agrees()

@@ -11,8 +11,10 @@ from collections import OrderedDict, defaultdict
 
 from pyroaring import BitMap
 
+from ..db import is_mysql
 from ..models import fold
 from . import pages, reads
+from .names import NameSearch
 from .reads import LABEL_FILTERS
 
 log = logging.getLogger("imagesvc.search")
@@ -42,6 +44,7 @@ class SearchIndex:
         self.ids = BitMap()
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
+        self.name_search = None  # MySQL's: every name_key (names.py)
         self.created, self.updated = array("q"), array("q")  # seconds, by id
         self.stamps = array("Q")  # by id: see find()
         self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
@@ -96,7 +99,7 @@ class SearchIndex:
             self.names.move_to_end(term)
             return found
         # Images the index does not hold yet are left for the catch-up that brings them in.
-        found = reads.ids_holding(term) & self.ids
+        found = (self.name_search.find(term) if self.name_search else reads.ids_holding(term)) & self.ids
         self.names[term] = found
         if len(self.names) > NAME_TERMS:
             self.names.popitem(last=False)
@@ -153,6 +156,8 @@ class SearchIndex:
                 heartbeat()
             time.sleep(0)  # under gevent, let the worker's other requests run
         self.facets.update(reads.facets(None))
+        if is_mysql():
+            self.name_search = NameSearch(reads.name_keys(None))
         # Sorting ids in ascending order by key alone puts ties in id order (the sort is stable).
         self.by_created.extend(sorted(self.ids, key=self.created.__getitem__))
         self.by_updated.extend(sorted(self.ids, key=self.updated.__getitem__))
@@ -162,7 +167,7 @@ class SearchIndex:
         """Read ``image_ids`` (``renamed``: those whose name may have changed) again."""
         times = reads.times(image_ids)
         facets = reads.facets(image_ids)
-        names = reads.name_keys(renamed) if renamed and self.names else {}
+        names = reads.name_keys(renamed) if renamed and (self.names or self.name_search) else {}
         # From here on, no query: no other request of this process sees the index half done.
         for image_id in image_ids:
             self._remove(image_id)
@@ -174,6 +179,8 @@ class SearchIndex:
             self.facets[key] |= found
         if renamed:
             self.by_name = None  # read again when next asked for
+        if self.name_search:
+            self.name_search.update(names, set(image_ids).difference(image_id for image_id, _, _ in times))
         for term, ids in self.names.items():
             for image_id in renamed:
                 if term in names.get(image_id, ""):

@@ -79,8 +79,8 @@ def facets(image_ids):
 
 
 def name_keys(image_ids):
-    """The folded name of each of the images ``image_ids``, by id."""
-    return dict(_rows(Image.select(Image.id, Image.name_key).where(Image.id.in_(image_ids))))
+    """The folded name of each of the images ``image_ids`` (None: of all), by id."""
+    return dict(_rows(Image.select(Image.id, Image.name_key).where(_of(Image.id, image_ids))))
 
 
 def ids_by_name():
@@ -90,12 +90,12 @@ def ids_by_name():
 
 
 def ids_holding(term):
-    """The ids of the images whose folded name holds the folded ``term``.
+    """The ids of the images whose folded name holds the folded ``term``, on SQLite (MySQL's are
+    found in the process: names.py).
 
-    On SQLite a term of three characters or more, with no LIKE wildcard in it, is looked up in
-    the trigram index; anything else reads every name from the name_key index (peewee escapes
-    the wildcards)."""
-    if not is_mysql() and len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
+    A term of three characters or more, with no LIKE wildcard in it, is looked up in the trigram
+    index; anything else reads every name from the name_key index (peewee escapes the wildcards)."""
+    if len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
         names = IMAGE_NAME.c.name_key
         query = IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%")
     else:
