@@ -73,12 +73,13 @@ def _padded(ids):
 
 def write_missing():
     """Write the list entry of every image that has none; how many were written."""
-    written = 0
+    written, after = 0, 0
     while True:
-        images = list(Image.select(*SUMMARY_FIELDS).where(Image.list_entry.is_null()).limit(CHUNK).dicts())
+        images = list(Image.select(*SUMMARY_FIELDS).where(Image.id > after, Image.list_entry.is_null())
+                      .order_by(Image.id).limit(CHUNK).dicts())
         if not images:
             return written
         with db.atomic():
             for image in images:
                 Image.update(list_entry=list_entry(image)).where(Image.id == image["id"]).execute()
-        written += len(images)
+        written, after = written + len(images), images[-1]["id"]
