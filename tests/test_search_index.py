@@ -160,13 +160,16 @@ def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_heade
 
 
 @pytest.mark.config(RESPONSE_CACHE_MB=0)
+@pytest.mark.parametrize("sort_cost", [0, 10**9], ids=["block-matches-sorted", "block-scanned"])
 def test_pages_by_time_stay_exact_as_writes_move_images_between_blocks(app, client, editor, auth_headers, make_image,
-                                                                      monkeypatch):
+                                                                      monkeypatch, sort_cost):
     """Orders in blocks of two ids: status changes take images out of their blocks (emptying
     some) and put them at the newest end of the order by update time (growing its last block
-    until it splits), or back where they were by create time; each block's bitmap must follow."""
+    until it splits), or back where they were by create time; each block's bitmap must follow.
+    The page's ids in a block are found by sorting its matches by time, or by a scan."""
     monkeypatch.setattr(search.pages, "SORT_AT_MOST", 0)
     monkeypatch.setattr(search.pages, "BLOCK", 2)
+    monkeypatch.setattr(search.pages, "SORT_COST", sort_cost)
     ids = [make_image(chipType="NPU" if n % 2 else "GPU")["id"] for n in range(12)]
     with app.app_context():
         for n, image_id in enumerate(ids):  # distinct times, in neither id order nor each other's
