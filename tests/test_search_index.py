@@ -2,6 +2,7 @@
 the tables themselves, read here with plain queries, on both backends, whether the writes were
 made by the same app or by another one (another worker, with a search index of its own)."""
 
+import datetime
 import itertools
 
 import pytest
@@ -88,6 +89,20 @@ def assert_lists_exact(app, client, headers):
         db.close()
 
 
+def assert_pages_exact(app, client, headers, query, sort_by, order, size=3):
+    """Every page of the list, ``size`` images each, holds what the tables say, in order."""
+    with app.app_context():
+        expected = Oracle().ids(query, sort_by, order)
+        db.close()
+    listed = []
+    for page_no in range(1, len(expected) // size + 2):
+        params = {**query, "sortBy": sort_by, "order": order, "pageSize": size, "pageNo": page_no}
+        data = client.get("/api/images", query_string=params, headers=headers).get_json()["data"]
+        assert data["total"] == len(expected), params
+        listed += [int(item["id"]) for item in data["list"]]
+    assert listed == expected, (query, sort_by, order)
+
+
 @pytest.fixture(params=["sorted", "walked"])
 def readers(request, monkeypatch, app, client, another_app, auth_headers):
     """Check every list through this app and through another one on the same database; with the
@@ -143,6 +158,39 @@ def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_heade
     response = client.post("/api/catalog/import?prune=true", json=catalog, headers=auth_headers("admin"))
     assert response.status_code == 200, response.get_json()
     readers()
+
+
+@pytest.mark.config(RESPONSE_CACHE_MB=0)
+@pytest.mark.parametrize("sort_cost", [0, 10**9], ids=["block-matches-sorted", "block-scanned"])
+def test_pages_by_time_stay_exact_as_writes_move_images_between_blocks(app, client, editor, auth_headers, make_image,
+                                                                      monkeypatch, sort_cost):
+    """Orders in blocks of two ids: status changes take images out of their blocks (emptying
+    some) and put them at the newest end of the order by update time (growing its last block
+    until it splits), or back where they were by create time; each block's bitmap must follow.
+    The page's ids in a block are found by sorting its matches by time, or by a scan."""
+    monkeypatch.setattr(search.pages, "SORT_AT_MOST", 0)
+    monkeypatch.setattr(search.pages, "BLOCK", 2)
+    monkeypatch.setattr(search.pages, "SORT_COST", sort_cost)
+    ids = [make_image(chipType="NPU" if n % 2 else "GPU")["id"] for n in range(12)]
+    with app.app_context():
+        for n, image_id in enumerate(ids):  # distinct times, in neither id order nor each other's
+            created, updated = datetime.datetime(2000 + n * 7 % 12, 1, 1), datetime.datetime(2000 + n * 5 % 12, 1, 1)
+            # As another program writes the row: its list entry goes too.
+            Image.update(create_time=created, last_update_time=updated, list_entry=None).where(
+                Image.id == image_id).execute()
+        db.close()
+    headers = auth_headers("reader")
+
+    def check():
+        for query in ({}, {"chipType": "NPU"}, {"status": "online"}):
+            for sort_by, order in (("lastUpdateTime", "desc"), ("lastUpdateTime", "asc"), ("createTime", "desc")):
+                assert_pages_exact(app, client, headers, query, sort_by, order)
+
+    check()
+    for image_id in ids[::3] + ids[1::3]:
+        response = client.put(f"/api/images/{image_id}/status", json={"status": "online"}, headers=editor)
+        assert response.status_code == 200, response.get_json()
+        check()
 
 
 def test_mysql_name_search_finds_what_a_substring_test_finds_through_renames_and_deletes(monkeypatch):

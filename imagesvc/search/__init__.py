@@ -9,9 +9,10 @@ Each worker process keeps one per database:
   cardinality; nothing is counted by scanning;
 - name filters answered by the database once (a LIKE over the ``name_key`` index), then kept
   as bitmaps of their own, up to NAME_TERMS of them, the least recently used dropped first;
-- the ids in each sort order (create time, last update time, name), the id breaking ties. A
-  page walks that order in blocks, counting a block's matches with one bitmap intersection,
-  and reads ids only in the block where the page begins; from the nearer end.
+- the ids in each sort order (create time, last update time, name), the id breaking ties, in
+  blocks kept each with the bitmap of its ids. A page walks that order from the nearer end,
+  counting a block's matches with one bitmap intersection, and reads ids only in the blocks
+  where the page lies (or sorts their few matches by time); a page of few matches is sorted.
 
 It follows the catalog through the change log: every write stamps its Change row with the
 generation it moved the catalog to, under the catalog state's row lock, so generations commit

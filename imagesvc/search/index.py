@@ -1,7 +1,6 @@
 """The search index of one database: the filters' bitmaps and the ids in each sort order, kept
 up to date with the catalog through its change log (search/__init__.py tells how)."""
 
-import bisect
 import itertools
 import logging
 import threading
@@ -47,7 +46,7 @@ class SearchIndex:
         self.name_search = None  # MySQL's: every name_key (names.py)
         self.created, self.updated = array("q"), array("q")  # seconds, by id
         self.stamps = array("Q")  # by id: see find()
-        self.by_created, self.by_updated = array("I"), array("I")  # ids, oldest first
+        self.by_created, self.by_updated = _time_order((), self.created), _time_order((), self.updated)  # oldest first
         self.by_name = None  # ids by name_key; None until asked for after names changed
 
     def load(self, state, heartbeat=None):
@@ -120,7 +119,7 @@ class SearchIndex:
         if sort_by in TIME_ORDERS:
             return getattr(self, "by_" + TIME_ORDERS[sort_by])
         if self.by_name is None:
-            self.by_name = reads.ids_by_name()
+            self.by_name = pages.Order(reads.ids_by_name())
         return self.by_name
 
     # ----- following the catalog -----
@@ -158,9 +157,7 @@ class SearchIndex:
         self.facets.update(reads.facets(None))
         if is_mysql():
             self.name_search = NameSearch(reads.name_keys(None))
-        # Sorting ids in ascending order by key alone puts ties in id order (the sort is stable).
-        self.by_created.extend(sorted(self.ids, key=self.created.__getitem__))
-        self.by_updated.extend(sorted(self.ids, key=self.updated.__getitem__))
+        self.by_created, self.by_updated = _time_order(self.ids, self.created), _time_order(self.ids, self.updated)
         self.generation = generation
 
     def _update(self, image_ids, renamed, generation):
@@ -173,8 +170,8 @@ class SearchIndex:
             self._remove(image_id)
         self._set_times(times)
         for image_id, _, _ in times:
-            for order, keys in self._time_orders():
-                bisect.insort(order, image_id, key=_by_time(keys))
+            for order in self._time_orders():
+                order.insert(image_id)
         for key, found in facets.items():
             self.facets[key] |= found
         if renamed:
@@ -205,14 +202,15 @@ class SearchIndex:
         self.ids.discard(image_id)
         for ids in self.facets.values():
             ids.discard(image_id)
-        for order, keys in self._time_orders():
-            del order[bisect.bisect_left(order, (keys[image_id], image_id), key=_by_time(keys))]
+        for order in self._time_orders():
+            order.remove(image_id)
 
     def _time_orders(self):
-        """Each order by time with the times it is sorted by."""
-        return (self.by_created, self.created), (self.by_updated, self.updated)
+        """Each order by time."""
+        return self.by_created, self.by_updated
 
 
-def _by_time(keys):
-    """The sort key of an id in an order by time: its time in ``keys``, then the id."""
-    return lambda image_id: (keys[image_id], image_id)
+def _time_order(ids, times):
+    """``ids`` in the order of their ``times``, then of id: oldest first."""
+    # Sorting ids in ascending order by time alone puts ties in id order (the sort is stable).
+    return pages.Order(sorted(ids, key=times.__getitem__), times)
