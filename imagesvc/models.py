@@ -143,8 +143,12 @@ class Version(BaseModel):
             (("cuda_version", "image"), False),
         )
 
-    def save(self, *args, **kwargs):
+    def fold_keys(self):
+        """Set the key column from the version name it folds (every save does)."""
         self.version_key = fold(self.version)
+
+    def save(self, *args, **kwargs):
+        self.fold_keys()
         return super().save(*args, **kwargs)
 
 

@@ -8,7 +8,7 @@ state, a page of rows by id. A ``Statement`` is such a query, built once per bac
 ``python_value``. What it buys is measured in bench/README.md.
 """
 
-from peewee import Value
+from peewee import ForeignKeyField, Value
 
 from .db import db
 
@@ -83,7 +83,8 @@ def update(instance, *fields):
     if (model, fields) not in _updates:
         _updates[model, fields] = Statement(
             lambda: model.update({field: param(field) for field in fields}).where(key == param(key)))
-    return _updates[model, fields].execute(**{field.name: getattr(instance, field.name) for field in (*fields, key)})
+    values = {field.name: getattr(instance, _stored(field)) for field in (*fields, key)}
+    return _updates[model, fields].execute(**values)
 
 
 _inserts = {}
@@ -92,11 +93,32 @@ _inserts = {}
 def insert(instance):
     """INSERT ``instance``, every field but its auto-incremented key, which it is given: what
     ``save(force_insert=True)`` does, compiled once per model (building it was a ninth of a new
-    image's time). Every field is a parameter, so no default is frozen into the statement."""
+    image's or version's time). Every field is a parameter, so no default is frozen into it."""
     model = type(instance)
     key = model._meta.primary_key
     fields = tuple(field for field in model._meta.sorted_fields if field is not key)
     if model not in _inserts:
         _inserts[model] = Statement(lambda: model.insert({field: param(field) for field in fields}))
-    cursor = _inserts[model].execute(**{field.name: getattr(instance, field.name) for field in fields})
+    cursor = _inserts[model].execute(**{field.name: getattr(instance, _stored(field)) for field in fields})
     setattr(instance, key.name, db.last_insert_id(cursor))
+
+
+def _stored(field):
+    """The attribute holding the value of ``field`` as stored: a foreign key's id, not the row it
+    points to (reading that would query for it)."""
+    return field.object_id_name if isinstance(field, ForeignKeyField) else field.name
+
+
+_row_inserts = {}
+
+
+def insert_rows(fields, rows):
+    """INSERT ``rows``, tuples of values of ``fields`` (of one model): what ``insert_many`` does,
+    compiled once per fields and number of rows (an image's labels, a version's architectures)."""
+    if not rows:
+        return
+    if (fields, len(rows)) not in _row_inserts:
+        _row_inserts[fields, len(rows)] = Statement(lambda: fields[0].model.insert_many(
+            [[param(field, f"{field.name}{n}") for field in fields] for n in range(len(rows))], fields=list(fields)))
+    _row_inserts[fields, len(rows)].execute(
+        **{f"{field.name}{n}": value for n, row in enumerate(rows) for field, value in zip(fields, row, strict=True)})

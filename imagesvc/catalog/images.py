@@ -5,7 +5,7 @@ import secrets
 from ..db import retry_when_busy
 from ..errors import ImageNotFound
 from ..models import FRAMEWORK, SCOPE, Image, ImageLabel, Version, VersionArchitecture, fold, utcnow
-from ..statements import insert, update
+from ..statements import insert, insert_rows, update
 from .entries import list_entry, shown
 from .snapshots import changed, image_content
 from .writes import NOBODY, get_for_update, image_by_id, pk, record, touch, transaction
@@ -26,8 +26,7 @@ def store_labels(image, kinds, new=False):
     if not new:
         ImageLabel.delete().where(ImageLabel.image == image.id, ImageLabel.kind.in_(kinds)).execute()
     rows = [(image.id, kind, fold(value)) for kind in kinds for value in getattr(image, LABEL_FIELDS[kind])]
-    if rows:
-        ImageLabel.insert_many(rows, fields=[ImageLabel.image, ImageLabel.kind, ImageLabel.key]).execute()
+    insert_rows((ImageLabel.image, ImageLabel.kind, ImageLabel.key), rows)
 
 
 def remove(image, action, actor):

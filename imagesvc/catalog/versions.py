@@ -7,7 +7,7 @@ from peewee import chunked
 from ..db import retry_when_busy
 from ..errors import VersionNotFound
 from ..models import Image, Version, VersionArchitecture, fold, utcnow
-from ..statements import Statement, param, update
+from ..statements import Statement, insert, insert_rows, param, update
 from .images import get_image
 from .listing import page
 from .snapshots import version_content
@@ -32,12 +32,10 @@ def add_version(image, fields):
     version = Version(image=image.id, **fields)
     version.image_address = version.image_address or image.image_address
     version.create_time = version.create_time or utcnow()
-    version.save(force_insert=True)
-    if version.architectures:
-        VersionArchitecture.insert_many(
-            [(version.id, image.id, arch) for arch in version.architectures],
-            fields=[VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture],
-        ).execute()
+    version.fold_keys()
+    insert(version)
+    insert_rows((VersionArchitecture.version, VersionArchitecture.image, VersionArchitecture.architecture),
+                [(version.id, image.id, arch) for arch in version.architectures or ()])
     return version
 
 
