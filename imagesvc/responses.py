@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from . import catalog
 from .db import db
@@ -87,7 +87,9 @@ def by_generation(view):
 
     Goes between auth and ``arguments``: a body is kept only for a request that passed
     validation and was answered 200, and validation depends on nothing but the request, so an
-    identical request needs no second look before it gets the same body.
+    identical request needs no second look before it gets the same body. The catalog state it
+    reads is left in ``g.catalog_state``, for the view to read the catalog as of it (or later)
+    without reading it again.
     """
 
     @wraps(view)
@@ -97,7 +99,8 @@ def by_generation(view):
             return view(*args, **kwargs)
         # The generation is read before the view reads the catalog, so a body is never older
         # than the generation it is filed under.
-        key = (db.obj.database, catalog.generation(), request.path, request.query_string)
+        g.catalog_state = catalog.state()
+        key = (db.obj.database, g.catalog_state.generation, request.path, request.query_string)
         body = responses.get(key)
         if body is not None:
             return current_app.response_class(body, mimetype=current_app.json.mimetype)

@@ -29,7 +29,7 @@ from .images import create_image, delete_image, get_image, set_status, show_imag
 from .listing import is_new, list_images, load_search_index
 from .spawner_feed import feed
 from .versions import create_version, delete_version, get_version, list_versions
-from .writes import Actor, generation
+from .writes import Actor, state
 
 __all__ = [
     "Actor",
@@ -40,7 +40,6 @@ __all__ = [
     "delete_version",
     "export_catalog",
     "feed",
-    "generation",
     "get_image",
     "get_version",
     "image_history",
@@ -52,6 +51,7 @@ __all__ = [
     "load_search_index",
     "set_status",
     "show_image",
+    "state",
     "update_image",
     "write_missing",
 ]

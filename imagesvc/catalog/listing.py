@@ -6,15 +6,16 @@ from ..models import Change, Image
 from .writes import state
 
 
-def list_images(page_no, page_size, sort_by, order, **filters):
-    """One page of the images matching every given filter, and their total (the search index).
+def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filters):
+    """One page of the images matching every given filter, and their total (the search index),
+    as of ``catalog_state`` (read before: ``writes.state()``) or later; without it, as of now.
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images come
     as (id, stamp) (search/index.py); ``entries.list_entries`` reads them.
     """
     filters = {key: value for key, value in filters.items() if value}
-    total, page = search.for_database().find(state(), filters, sort_by, order == "desc",
+    total, page = search.for_database().find(catalog_state or state(), filters, sort_by, order == "desc",
                                              (page_no - 1) * page_size, page_size)
     return {"list": page, "total": total, "page_no": page_no, "page_size": page_size}
 

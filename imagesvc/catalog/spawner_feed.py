@@ -4,13 +4,13 @@ from .. import search
 from ..models import Image
 from .entries import SUMMARY_FIELDS
 from .versions import versions_of
-from .writes import state
 
 
-def feed(applicable_scope, limit):
-    """The online images (of a scope), newest first, each with its versions, newest first."""
+def feed(catalog_state, applicable_scope, limit):
+    """The online images (of a scope), newest first, each with its versions, newest first, as of
+    ``catalog_state`` (read before: ``writes.state()``) or later."""
     filters = {"status": "online", "applicable_scope": applicable_scope}
-    _, page = search.for_database().find(state(), {key: value for key, value in filters.items() if value},
+    _, page = search.for_database().find(catalog_state, {key: value for key, value in filters.items() if value},
                                          "createTime", True, 0, limit)
     found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_([pk for pk, _ in page]))}
     images = [found[pk] for pk, _ in page if pk in found]

@@ -5,7 +5,7 @@ from collections import defaultdict
 from peewee import chunked
 
 from ..db import retry_when_busy
-from ..errors import VersionNotFound
+from ..errors import ImageNotFound, VersionNotFound
 from ..models import Image, Version, VersionArchitecture, fold, utcnow
 from ..statements import Statement, insert, insert_rows, param, update
 from .images import get_image
@@ -16,6 +16,8 @@ from .writes import NOBODY, get_for_update, pk, record, touch, transaction
 # Versions listed without paging: the newest ones, up to this many.
 VERSIONS_UNPAGED_LIMIT = 1000
 
+# What a version list needs of its image: that it exists, and how many versions it has.
+VERSION_COUNT = Statement(lambda: Image.select(Image.id, Image.version_count).where(Image.id == param(Image.id)))
 VERSION_PAGE = Statement(lambda: Version.select().where(Version.image == param(Version.image))
                          .order_by(Version.create_time.desc(), Version.id.desc())
                          .limit(param(Version.id, "limit")).offset(param(Version.id, "offset")))
@@ -51,15 +53,18 @@ def versions_of(images, newest_first):
 
 def list_versions(image_id, page_no=None, page_size=None):
     """The image's versions, newest first: all of them (up to the newest 1000), or one page."""
-    image = get_image(image_id)
+    found = VERSION_COUNT.dicts(id=pk(image_id))
+    if not found:
+        raise ImageNotFound()
+    image = found[0]
 
     def read(offset, limit):
-        return VERSION_PAGE.dicts(image=image.id, limit=limit, offset=offset)  # only shown
+        return VERSION_PAGE.dicts(image=image["id"], limit=limit, offset=offset)  # only shown
 
     # version_count changes in the same transaction as the versions, so it is the true count.
     if page_no is None and page_size is None:
-        return {"list": read(0, VERSIONS_UNPAGED_LIMIT), "total": image.version_count}
-    return page(read, page_no or 1, page_size or 10, image.version_count)
+        return {"list": read(0, VERSIONS_UNPAGED_LIMIT), "total": image["version_count"]}
+    return page(read, page_no or 1, page_size or 10, image["version_count"])
 
 
 def get_version(image_id, version):

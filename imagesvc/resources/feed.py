@@ -96,11 +96,12 @@ class Feed(MethodView):
         nothing changes.
         """
         query = "&".join(f"{key}={value}" for key, value in sorted(args.items()))
-        etag = f"{catalog.generation()}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
+        state = catalog.state()
+        etag = f"{state.generation}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
         headers = {"ETag": f'"{etag}"'}
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
-        images = catalog.feed(args.get("applicable_scope"), args["limit"])
+        images = catalog.feed(state, args.get("applicable_scope"), args["limit"])
         if args["format"] in SHAPES:  # spawners read these as they are: no envelope
             shape, schema = SHAPES[args["format"]]
             response = jsonify(schema.dump(shape(images, args.get("default_image_id"))))

@@ -1,6 +1,6 @@
 """/api/images: the catalog's images."""
 
-from flask import Response, request, url_for
+from flask import Response, g, request, url_for
 from flask.views import MethodView
 
 from .. import catalog, responses
@@ -53,7 +53,7 @@ class Images(MethodView):
 
         Role: reader. Every filter is optional and an empty value means "not given".
         """
-        return responses.with_summaries(catalog.list_images(**args))
+        return responses.with_summaries(catalog.list_images(**args, catalog_state=g.get("catalog_state")))
 
     @auth.login_required(role="editor")
     @blp.arguments(ImageCreateSchema)
