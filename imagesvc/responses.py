@@ -1,5 +1,4 @@
-"""Read responses kept per catalog generation: a repeated list query costs two small lookups;
-and the images of list pages kept as their list entries, each under its search-index stamp.
+"""Read responses kept per catalog generation: a repeated list query costs two small lookups.
 
 A page of the image list, or an image's version list, is a function of the catalog and the
 request's path and query alone: every caller allowed to ask (auth runs before) gets the same
@@ -9,12 +8,6 @@ was read at answers the same request for as long as that generation is the curre
 
 Each process keeps its own, the least recently used dropped first, bounded in bytes by
 ``RESPONSE_CACHE_MB`` (0 turns it off).
-
-A list page's images are their list entries (catalog/entries.py), kept once read under their
-stamp: the search index gives an image a new stamp whenever it reads it after a change
-(search/index.py), so what is kept under a stamp is never older than the image was then. It
-spares a list request the query for its images' entries, about a twentieth of it, when other
-pages showed them before (the newest ones come first).
 """
 
 import threading
@@ -26,10 +19,6 @@ from flask import current_app, g, request
 from . import catalog
 from .db import db
 from .encoding import fragment
-
-# Bytes of list entries kept per process, and what keeping one costs besides its UTF-8.
-ENTRIES_KEPT_BYTES = 8 * 2**20
-ENTRY_OVERHEAD_BYTES = 250
 
 
 class ResponseCache:
@@ -64,22 +53,13 @@ class ResponseCache:
 
 def init_app(app):
     app.extensions["imagesvc.responses"] = ResponseCache(int(float(app.config["RESPONSE_CACHE_MB"]) * 2**20))
-    app.extensions["imagesvc.entries"] = ResponseCache(ENTRIES_KEPT_BYTES)
 
 
-def with_summaries(page):
-    """``catalog.list_images``'s page with its images, (id, stamp) there, as their list entries
-    (catalog/entries.py): each one kept under its stamp, or read (one query for all that are not).
-    Kept as UTF-8, which holds Chinese in less memory than a text does."""
-    kept = current_app.extensions["imagesvc.entries"]
-    dumped = {stamp: kept.get(stamp) for _, stamp in page["list"]}
-    missing = {image_id: stamp for image_id, stamp in page["list"] if dumped[stamp] is None}
-    for image_id, entry in (catalog.list_entries(list(missing)) if missing else {}).items():
-        encoded = entry.encode()
-        dumped[missing[image_id]] = fragment(encoded)
-        kept.put(missing[image_id], dumped[missing[image_id]], len(encoded) + ENTRY_OVERHEAD_BYTES)
-    # An image deleted since the index was read is left out.
-    return {**page, "list": [dumped[stamp] for _, stamp in page["list"] if dumped[stamp] is not None]}
+def with_entries(page):
+    """``catalog.list_images``'s page with its images, ids there, as their list entries
+    (catalog/entries.py), read in one query; an image deleted since the index was read is left out."""
+    entries = catalog.list_entries(page["list"])
+    return {**page, "list": [fragment(entries[image_id]) for image_id in page["list"] if image_id in entries]}
 
 
 def by_generation(view):

@@ -12,7 +12,7 @@ def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filter
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images come
-    as (id, stamp) (search/index.py); ``entries.list_entries`` reads them.
+    as ids; ``entries.list_entries`` reads them.
     """
     filters = {key: value for key, value in filters.items() if value}
     total, page = search.for_database().find(catalog_state or state(), filters, sort_by, order == "desc",

@@ -12,8 +12,8 @@ def feed(catalog_state, applicable_scope, limit):
     filters = {"status": "online", "applicable_scope": applicable_scope}
     _, page = search.for_database().find(catalog_state, {key: value for key, value in filters.items() if value},
                                          "createTime", True, 0, limit)
-    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_([pk for pk, _ in page]))}
-    images = [found[pk] for pk, _ in page if pk in found]
+    found = {image.id: image for image in Image.select(*SUMMARY_FIELDS).where(Image.id.in_(page))}
+    images = [found[pk] for pk in page if pk in found]
     versions = versions_of(images, newest_first=True)
     for image in images:
         image.versions = versions[image.id]

@@ -1,7 +1,6 @@
 """The search index of one database: the filters' bitmaps and the ids in each sort order, kept
 up to date with the catalog through its change log (search/__init__.py tells how)."""
 
-import itertools
 import logging
 import threading
 import time
@@ -29,8 +28,6 @@ TIME_ORDERS = {"createTime": "created", "lastUpdateTime": "updated"}
 CATCH_UP_LIMIT = 5000
 # What a change of these leaves as it was: the image's name.
 NAME_KEPT = ("status", "version_create", "version_delete")
-# Stamps are unique in the process, whatever the database.
-_stamps = itertools.count(1)
 
 
 class SearchIndex:
@@ -45,7 +42,6 @@ class SearchIndex:
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
         self.name_search = None  # MySQL's: every name_key (names.py)
         self.created, self.updated = array("q"), array("q")  # seconds, by id
-        self.stamps = array("Q")  # by id: see find()
         self.by_created, self.by_updated = _time_order((), self.created), _time_order((), self.updated)  # oldest first
         self.by_name = None  # ids by name_key; None until asked for after names changed
 
@@ -56,16 +52,12 @@ class SearchIndex:
             self._load(state.generation, heartbeat)
 
     def find(self, state, filters, sort_by, descending, offset, limit):
-        """How many images match every filter, and ``limit`` of them from ``offset`` on in the sort
-        order as (id, stamp), as of the catalog state ``state`` (read before) or later.
-
-        An image's stamp is new each time the index reads it, after each change: what was made
-        of the image as it was at one stamp may be kept under it (responses.py)."""
+        """How many images match every filter, and the ids of ``limit`` of them from ``offset`` on
+        in the sort order, as of the catalog state ``state`` (read before) or later."""
         with self._lock:
             self._catch_up(state)
             matches = self._matching(filters)
-            return len(matches), [(image_id, self.stamps[image_id])
-                                  for image_id in self._page(matches, sort_by, descending, offset, limit)]
+            return len(matches), list(self._page(matches, sort_by, descending, offset, limit))
 
     # ----- reading -----
 
@@ -188,13 +180,12 @@ class SearchIndex:
 
     def _set_times(self, rows):
         """Add the images of ``rows``: (id, created, last updated)."""
-        for keys in (self.created, self.updated, self.stamps):
+        for keys in (self.created, self.updated):
             if rows and len(keys) <= rows[-1][0]:
                 keys.extend(bytes(keys.itemsize * (rows[-1][0] + 1 - len(keys))))
         for image_id, created, updated in rows:
             self.ids.add(image_id)
             self.created[image_id], self.updated[image_id] = created, updated
-            self.stamps[image_id] = next(_stamps)
 
     def _remove(self, image_id):
         if image_id not in self.ids:
