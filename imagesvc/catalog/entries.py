@@ -30,22 +30,31 @@ def list_entry(image):
     return encode(SUMMARY.dump(image))
 
 
-def _by_ids(*fields):
-    """``fields`` of a page of images by id; the ids not needed are 0 (no image)."""
-    return Statement(lambda: Image.select(*fields).where(
-        Image.id.in_([param(Image.id, f"id{n}") for n in range(PAGE_SIZE_MAX)])))
+class ByIds:
+    """``fields`` of up to a page of images by id: a statement per size of page, the ids padded
+    with 0 (no image) to the size (each id is a parameter PyMySQL quotes in Python)."""
+
+    SIZES = (10, 20, 50, PAGE_SIZE_MAX)
+
+    def __init__(self, *fields):
+        self.statements = {size: Statement(lambda size=size: Image.select(*fields).where(
+            Image.id.in_([param(Image.id, f"id{n}") for n in range(size)]))) for size in self.SIZES}
+
+    def dicts(self, ids):
+        size = next(size for size in self.SIZES if size >= len(ids))
+        return self.statements[size].dicts(**{f"id{n}": pk for n, pk in enumerate(ids + [0] * (size - len(ids)))})
 
 
-ENTRIES = _by_ids(Image.id, Image.list_entry)
-SUMMARIES = _by_ids(*SUMMARY_FIELDS)
+ENTRIES = ByIds(Image.id, Image.list_entry)
+SUMMARIES = ByIds(*SUMMARY_FIELDS)
 
 
 def list_entries(ids):
     """The list entries of the images ``ids`` (a page at most), by id; one gone meanwhile is left out."""
-    entries = {row["id"]: row["list_entry"] for row in ENTRIES.dicts(**_padded(ids))}
+    entries = {row["id"]: row["list_entry"] for row in ENTRIES.dicts(ids)}
     missing = [image_id for image_id, entry in entries.items() if entry is None]
     if missing:
-        entries.update((image["id"], list_entry(image)) for image in SUMMARIES.dicts(**_padded(missing)))
+        entries.update((image["id"], list_entry(image)) for image in SUMMARIES.dicts(missing))
     return entries
 
 
@@ -65,10 +74,6 @@ def shown(image_pk):
     entry = image["list_entry"] or list_entries([image_pk])[image_pk]
     body = f'{entry[:-1]},"introduction":{encode(image["introduction"])}}}'
     return Shown(entity_tag(image["id"], image["revision"]), fragment(body))
-
-
-def _padded(ids):
-    return {f"id{n}": pk for n, pk in enumerate(ids + [0] * (PAGE_SIZE_MAX - len(ids)))}
 
 
 def write_missing():
