@@ -61,7 +61,7 @@ def on_pooled_connection(app, sql):
 def state_of(app, image):
     """The catalog's generation and the number of changes in the image's history."""
     with app.app_context():
-        state = catalog.generation(), Change.select().where(Change.image_pk == int(image["id"])).count()
+        state = catalog.state().generation, Change.select().where(Change.image_pk == int(image["id"])).count()
         db.close()
     return state
 
