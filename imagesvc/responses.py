@@ -18,7 +18,6 @@ from flask import current_app, g, request
 
 from . import catalog
 from .db import db
-from .encoding import fragment
 
 
 class ResponseCache:
@@ -53,13 +52,6 @@ class ResponseCache:
 
 def init_app(app):
     app.extensions["imagesvc.responses"] = ResponseCache(int(float(app.config["RESPONSE_CACHE_MB"]) * 2**20))
-
-
-def with_entries(page):
-    """``catalog.list_images``'s page with its images, ids there, as their list entries
-    (catalog/entries.py), read in one query; an image deleted since the index was read is left out."""
-    entries = catalog.list_entries(page["list"])
-    return {**page, "list": [fragment(entries[image_id]) for image_id in page["list"] if image_id in entries]}
 
 
 def by_generation(view):

@@ -2,7 +2,7 @@
 once, when it changes, and stored with it (``Image.list_entry``).
 
 A list page then reads its images' entries and puts them into its body as they are
-(responses.with_entries), and an image's own URL answers its entry with its introduction
+(listing.list_images), and an image's own URL answers its entry with its introduction
 (``shown``): reading an image's columns and dumping them was most of a list request, and a
 fifth of the image's. Every write that changes an image writes its entry in the same transaction
 (``writes.touch``, and the creates); an image without one (a row from before the column, or

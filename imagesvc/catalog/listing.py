@@ -2,7 +2,9 @@
 catalog is new, and the paging the version list and history share."""
 
 from .. import search
+from ..encoding import fragment
 from ..models import Change, Image
+from .entries import list_entries
 from .writes import state
 
 
@@ -11,13 +13,16 @@ def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filter
     as of ``catalog_state`` (read before: ``writes.state()``) or later; without it, as of now.
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
-    cuda_version, architecture; a missing or empty one is not applied. The page's images come
-    as ids; ``entries.list_entries`` reads them.
+    cuda_version, architecture; a missing or empty one is not applied. The page's images are
+    their list entries (entries.py), read in one query, encoded; one deleted since the index was
+    read is left out.
     """
     filters = {key: value for key, value in filters.items() if value}
     total, page = search.for_database().find(catalog_state or state(), filters, sort_by, order == "desc",
                                              (page_no - 1) * page_size, page_size)
-    return {"list": page, "total": total, "page_no": page_no, "page_size": page_size}
+    entries = list_entries(page)
+    images = [fragment(entries[image_id]) for image_id in page if image_id in entries]
+    return {"list": images, "total": total, "page_no": page_no, "page_size": page_size}
 
 
 def load_search_index(heartbeat=None):
