@@ -24,6 +24,7 @@ def verify_token(token):
     found = tokens.authenticate(token)
     if found is not None:
         g.token_name = found.name
+        g.catalog_state = found.catalog_state  # what the request's reads are answered as of
     return found
 
 

@@ -1,4 +1,4 @@
-"""Read responses kept per catalog generation: a repeated list query costs two small lookups.
+"""Read responses kept per catalog generation: a repeated list query costs one small query.
 
 A page of the image list, or an image's version list, is a function of the catalog and the
 request's path and query alone: every caller allowed to ask (auth runs before) gets the same
@@ -16,7 +16,6 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from . import catalog
 from .db import db
 
 
@@ -59,9 +58,9 @@ def by_generation(view):
 
     Goes between auth and ``arguments``: a body is kept only for a request that passed
     validation and was answered 200, and validation depends on nothing but the request, so an
-    identical request needs no second look before it gets the same body. The catalog state it
-    reads is left in ``g.catalog_state``, for the view to read the catalog as of it (or later)
-    without reading it again.
+    identical request needs no second look before it gets the same body. The generation is the
+    one auth read with the token (``g.catalog_state``), before the view reads the catalog, so a
+    body is never older than the generation it is filed under.
     """
 
     @wraps(view)
@@ -69,9 +68,6 @@ def by_generation(view):
         responses = current_app.extensions["imagesvc.responses"]
         if not responses.max_bytes:
             return view(*args, **kwargs)
-        # The generation is read before the view reads the catalog, so a body is never older
-        # than the generation it is filed under.
-        g.catalog_state = catalog.state()
         key = (db.obj.database, g.catalog_state.generation, request.path, request.query_string)
         body = responses.get(key)
         if body is not None:

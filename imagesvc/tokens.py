@@ -9,7 +9,7 @@ import hashlib
 import secrets
 
 from .db import db
-from .models import Token, utcnow
+from .models import CatalogState, Token, utcnow
 from .statements import Statement, param
 
 # last_used_at is a hint for operators; writing it at most once a minute per token keeps
@@ -46,17 +46,27 @@ def is_expired(token, now):
     return token.expires_at is not None and now >= token.expires_at
 
 
-# What a request needs of its token (every column read costs a MySQL request its description).
-TOKEN_BY_HASH = Statement(lambda: Token.select(Token.id, Token.name, Token.role, Token.last_used_at, Token.revoked_at,
-                                               Token.expires_at).where(Token.token_hash == param(Token.token_hash)))
+# A request's first query: what it needs of its token (every column read costs a MySQL answer
+# its description) and, beside it, the catalog state its reads are answered as of
+# (responses.by_generation, the feed): one round trip to MySQL where reading them apart took two.
+TOKEN_BY_HASH = Statement(lambda: (
+    Token.select(Token.name, Token.role, Token.last_used_at, Token.expires_at,
+                 CatalogState.generation, CatalogState.image_count)
+    .join(CatalogState, on=(CatalogState.id == CatalogState.ROW))
+    .where(Token.token_hash == param(Token.token_hash), Token.revoked_at.is_null())))
 
 
 def authenticate(token):
-    """The active Token that ``token`` is (known, not revoked, not expired), or None."""
+    """The active Token that ``token`` is (known, not revoked, not expired), or None; with it, as
+    ``catalog_state``, the catalog state read in the same query."""
     # Looked up by its hash: how long the lookup takes tells nothing about the token.
-    found = TOKEN_BY_HASH.first(token_hash=hash_token(token))
-    if found is None or found.revoked_at:
+    token_hash = hash_token(token)
+    rows = TOKEN_BY_HASH.dicts(token_hash=token_hash)
+    if not rows:
         return None
+    row = rows[0]
+    found = Token(name=row["name"], role=row["role"], last_used_at=row["last_used_at"], expires_at=row["expires_at"])
+    found.catalog_state = CatalogState(generation=row["generation"], image_count=row["image_count"])
     # Compared with the clock on every request (the row was just read), so an expired token
     # is refused from the very next request; nothing is written for it.
     now = utcnow()
@@ -64,7 +74,7 @@ def authenticate(token):
         return None
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
         with db.atomic():  # a write: it queues with the others (pools.QueuedSqliteDatabase)
-            Token.update(last_used_at=now).where(Token.id == found.id).execute()
+            Token.update(last_used_at=now).where(Token.token_hash == token_hash).execute()
     return found
 
 

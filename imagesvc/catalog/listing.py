@@ -10,7 +10,8 @@ from .writes import state
 
 def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filters):
     """One page of the images matching every given filter, and their total (the search index),
-    as of ``catalog_state`` (read before: ``writes.state()``) or later; without it, as of now.
+    as of ``catalog_state`` (read before, as auth reads it with the token) or later; without it,
+    as of now.
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images are

@@ -8,7 +8,7 @@ from .versions import versions_of
 
 def feed(catalog_state, applicable_scope, limit):
     """The online images (of a scope), newest first, each with its versions, newest first, as of
-    ``catalog_state`` (read before: ``writes.state()``) or later."""
+    ``catalog_state`` (read before, as auth reads it with the token) or later."""
     filters = {"status": "online", "applicable_scope": applicable_scope}
     _, page = search.for_database().find(catalog_state, {key: value for key, value in filters.items() if value},
                                          "createTime", True, 0, limit)
