@@ -1,5 +1,7 @@
 """Every query the search index makes, its rows read as the driver gives them (index.py)."""
 
+import functools
+import operator
 from array import array
 from collections import defaultdict
 
@@ -68,13 +70,13 @@ def facets(image_ids):
                  VersionArchitecture.image),
     ]
     found = defaultdict(BitMap)
-    for query in queries:
-        for facet, value, ids in _rows(query):
-            key = LABEL_FILTERS.get(facet, facet), value
-            if whole:
-                found[key] = _parse_ids(ids)
-            else:
-                found[key].add(ids)
+    if whole:  # a query at a time: the texts of all of them at once take tens of MB at 1M images
+        for query in queries:
+            for facet, value, ids in _rows(query):
+                found[LABEL_FILTERS.get(facet, facet), value] = _parse_ids(ids)
+    else:  # one statement: a round trip to MySQL costs more than the union (+ is UNION ALL)
+        for facet, value, image_id in _rows(functools.reduce(operator.add, queries)):
+            found[LABEL_FILTERS.get(facet, facet), value].add(image_id)
     return found
 
 
