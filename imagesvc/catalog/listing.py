@@ -8,10 +8,9 @@ from .entries import list_entries
 from .writes import state
 
 
-def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filters):
+def list_images(catalog_state, page_no, page_size, sort_by, order, **filters):
     """One page of the images matching every given filter, and their total (the search index),
-    as of ``catalog_state`` (read before, as auth reads it with the token) or later; without it,
-    as of now.
+    as of ``catalog_state`` (read before, as auth reads it with the token) or later.
 
     Filters: name, framework, chip_type, applicable_scope, status, image_type, python_version,
     cuda_version, architecture; a missing or empty one is not applied. The page's images are
@@ -19,7 +18,7 @@ def list_images(page_no, page_size, sort_by, order, catalog_state=None, **filter
     read is left out.
     """
     filters = {key: value for key, value in filters.items() if value}
-    total, page = search.for_database().find(catalog_state or state(), filters, sort_by, order == "desc",
+    total, page = search.for_database().find(catalog_state, filters, sort_by, order == "desc",
                                              (page_no - 1) * page_size, page_size)
     entries = list_entries(page)
     images = [fragment(entries[image_id]) for image_id in page if image_id in entries]
