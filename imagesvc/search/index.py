@@ -20,8 +20,9 @@ log = logging.getLogger("imagesvc.search")
 # Filters of versions: each matches its version and the more precise ones.
 VERSION_FILTERS = ("python_version", "cuda_version")
 # Name terms whose matches are kept, the least recently used dropped first. At 1M images a
-# common term costs ~300 ms to read (make bench-scale): kept at once, and enough of them that
-# terms asked once (image numbers, small bitmaps) do not push the common ones out.
+# common term costs up to ~100 ms to read, one of two characters (no trigram) ~200 ms: kept at
+# once, and enough of them that terms asked once (image numbers, small bitmaps) do not push the
+# common ones out.
 NAME_TERMS = 128
 TIME_ORDERS = {"createTime": "created", "lastUpdateTime": "updated"}
 # Changed images re-read at most per catch-up; more than that, and the index is loaded anew.

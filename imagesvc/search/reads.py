@@ -6,6 +6,7 @@ from array import array
 from collections import defaultdict
 
 from peewee import SQL, Cast, Table, fn
+from playhouse.sqlite_ext import match
 from pyroaring import BitMap
 
 from ..db import db, is_mysql
@@ -16,8 +17,9 @@ LABEL_FILTERS = {FRAMEWORK: "framework", SCOPE: "applicable_scope"}
 # Ids read at a time when loading; characters of a joined list of ids parsed at a time.
 LOAD_CHUNK = 50_000
 PARSE_PIECE = 1 << 16
-# SQLite's trigram index of names (migration 0006).
+# SQLite's trigram index of names (migration 0006), and the shortest term it finds.
 IMAGE_NAME = Table("image_name").bind(db)
+TRIGRAM = 3
 
 
 def catalog_state():
@@ -95,11 +97,15 @@ def ids_holding(term):
     """The ids of the images whose folded name holds the folded ``term``, on SQLite (MySQL's are
     found in the process: names.py).
 
-    A term of three characters or more, with no LIKE wildcard in it, is looked up in the trigram
-    index; anything else reads every name from the name_key index (peewee escapes the wildcards)."""
-    if len(term) >= 3 and not any(wildcard in term for wildcard in "%_\\"):
-        names = IMAGE_NAME.c.name_key
-        query = IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(names ** f"%{term}%")
+    A term of three characters or more is looked up as a phrase in the trigram index, which answers
+    it alone: ``LIKE`` there would read the name of every candidate from the image table (970 ms
+    against 100 ms for "pytorch" at a million images). Names and terms come folded, and the index
+    folds no two of their characters together (tests/test_search_index.py), so the phrase finds
+    exactly the names holding the term. A shorter term reads every name from the name_key index
+    (peewee escapes the LIKE wildcards)."""
+    if len(term) >= TRIGRAM:
+        phrase = '"' + term.replace('"', '""') + '"'  # FTS5's quoting: every character literal
+        query = IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(match(IMAGE_NAME.c.name_key, phrase))
     else:
         query = Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
     return _parse_ids(_rows(query)[0][0] or "")
