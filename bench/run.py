@@ -42,18 +42,20 @@ INSTANCE_DIR = os.path.join(ROOT, "instance")
 DEFAULT_DATABASE_URL = "sqlite:///" + os.path.join(INSTANCE_DIR, "bench.db")
 PAGE_SIZE = 10  # the default list page
 
-# Targets: each scenario's requests/s as a share of the baseline's, and the rest.
-RATIO_TARGETS = {
+# Targets, by backend: each scenario's requests/s as a share of the baseline's, at least, and
+# its p99 in ms, under. Issues 6 and 13 set the single-request ratios for SQLite; for MySQL, whose
+# server shares the two cores, issue 13 set the console scenarios' ratios alone, and its ratios of
+# the others are reported with no target.
+SINGLE_RATIOS = {
     "list_default": 0.35, "list_filtered": 0.30, "list_name": 0.15, "list_deep": 0.25, "detail": 0.40,
     "versions": 0.40, "create_image": 0.12, "create_version": 0.12, "status": 0.12,
 }
-READ_SCENARIOS = ("list_default", "list_filtered", "list_name", "list_deep", "detail", "versions")
-READ_P99_LIMIT_MS = 50
-# The console scenarios (bench/workload.py), by backend: (ratio at least, p99 under ms).
-MIX_TARGETS = {
-    "sqlite": {"browse": (0.15, 50), "console_mix": (0.25, 50), "live_mix": (0.15, 80)},
-    "mysql": {"browse": (0.10, 50), "console_mix": (0.15, 50), "live_mix": (0.10, 80)},
+RATIO_TARGETS = {
+    "sqlite": {**SINGLE_RATIOS, "browse": 0.15, "console_mix": 0.25, "live_mix": 0.15},
+    "mysql": {"browse": 0.10, "console_mix": 0.15, "live_mix": 0.10},
 }
+READ_SCENARIOS = ("list_default", "list_filtered", "list_name", "list_deep", "detail", "versions")
+P99_LIMITS_MS = {**dict.fromkeys(READ_SCENARIOS, 50), "browse": 50, "console_mix": 50, "live_mix": 80}
 # The order make bench runs them in: reads first, the writes (which change the catalog) last.
 BENCH_SCENARIOS = (*READ_SCENARIOS, *MIXES, "create_image", "create_version", "status")
 WORKER_RSS_LIMIT_MB = 150
@@ -259,18 +261,16 @@ def bench(settings, images):
 
 
 def bench_targets(backend, baseline, results, worker_rss_mb):
-    limits = {name: (ratio, READ_P99_LIMIT_MS if name in READ_SCENARIOS else None)
-              for name, ratio in RATIO_TARGETS.items()}
-    limits.update(MIX_TARGETS[backend])
     targets = {}
-    for name in results:
-        ratio_limit, p99_limit = limits[name]
-        ratio = ratio_to(results[name], baseline)
-        targets[f"{name}.ratio"] = {"value": round(ratio, 3), "target": f"ratio ≥ {ratio_limit:.2f}",
-                                    "pass": ratio >= ratio_limit}
+    for name, result in results.items():
+        ratio_limit, p99_limit = RATIO_TARGETS[backend].get(name), P99_LIMITS_MS.get(name)
+        if ratio_limit is not None:
+            ratio = ratio_to(result, baseline)
+            targets[f"{name}.ratio"] = {"value": round(ratio, 3), "target": f"ratio ≥ {ratio_limit:.2f}",
+                                        "pass": ratio >= ratio_limit}
         if p99_limit is not None:
-            p99 = results[name].p99_ms
-            targets[f"{name}.p99_ms"] = latency_check(p99, f"p99 < {p99_limit} ms", p99 < p99_limit, results[name])
+            targets[f"{name}.p99_ms"] = latency_check(result.p99_ms, f"p99 < {p99_limit} ms",
+                                                      result.p99_ms < p99_limit, result)
     targets["worker_rss_mb"] = {"value": round(worker_rss_mb, 1), "target": f"< {WORKER_RSS_LIMIT_MB} MB",
                                 "pass": worker_rss_mb < WORKER_RSS_LIMIT_MB}
     return targets
