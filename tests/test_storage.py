@@ -43,6 +43,20 @@ def test_image_list_costs_the_same_queries_for_pages_of_10_and_100(client, auth_
     assert small_again == 1  # the token with the catalog state: the body sent for this generation
 
 
+def test_a_list_after_writes_reads_the_changes_with_their_images_in_one_query(client, auth_headers, make_image,
+                                                                              make_version):
+    headers = auth_headers("editor")
+    images = [make_image(frameworks=["PyTorch"]) for _ in range(3)]
+    queries_of(client, "/api/images", headers)  # loads the search index, stamps the token
+    client.put(f"/api/images/{images[0]['id']}/status", json={"status": "online"}, headers=headers)
+    make_version(images[1]["id"], "v1")
+    client.put(f"/api/images/{images[2]['id']}", json={"name": "renamed"}, headers=headers)
+
+    # the token with the catalog state; the changes since the index's generation with their images
+    # as they are now; those images' facets; the page
+    assert queries_of(client, "/api/images", headers) == 4
+
+
 def test_a_filtered_total_is_counted_again_after_every_write(client, auth_headers, make_image):
     headers = auth_headers("editor")
     make_image(frameworks=["PyTorch"])

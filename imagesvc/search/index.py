@@ -123,12 +123,10 @@ class SearchIndex:
             self._load(state.generation)
         elif state.generation > self.generation:
             changes = reads.changes(self.generation, state.generation)
-            image_ids = sorted({image_pk for image_pk, _ in changes})
-            if len(image_ids) > CATCH_UP_LIMIT:
+            if len({image_pk for image_pk, *_ in changes}) > CATCH_UP_LIMIT:
                 self._load(state.generation)
             else:
-                renamed = sorted({image_pk for image_pk, action in changes if action not in NAME_KEPT})
-                self._update(image_ids, renamed, state.generation)
+                self._update(changes, state.generation)
         else:
             return
         if len(self.ids) != state.image_count:
@@ -149,15 +147,19 @@ class SearchIndex:
             time.sleep(0)  # under gevent, let the worker's other requests run
         self.facets.update(reads.facets(None))
         if is_mysql():
-            self.name_search = NameSearch(reads.name_keys(None))
+            self.name_search = NameSearch(reads.name_keys())
         self.by_created, self.by_updated = _time_order(self.ids, self.created), _time_order(self.ids, self.updated)
         self.generation = generation
 
-    def _update(self, image_ids, renamed, generation):
-        """Read ``image_ids`` (``renamed``: those whose name may have changed) again."""
-        times = reads.times(image_ids)
+    def _update(self, changes, generation):
+        """Take in the images of ``changes`` (``reads.changes``) as they are now, and read their facets."""
+        image_ids = sorted({image_pk for image_pk, *_ in changes})
+        now = {image_pk: (created, updated, name)  # of the images not deleted
+               for image_pk, _, created, updated, name in changes if created is not None}
+        times = [(image_id, *now[image_id][:2]) for image_id in image_ids if image_id in now]
+        renamed = sorted({image_pk for image_pk, action, *_ in changes if action not in NAME_KEPT})
+        names = {image_id: now[image_id][2] for image_id in renamed if image_id in now}
         facets = reads.facets(image_ids)
-        names = reads.name_keys(renamed) if renamed and (self.names or self.name_search) else {}
         # From here on, no query: no other request of this process sees the index half done.
         for image_id in image_ids:
             self._remove(image_id)

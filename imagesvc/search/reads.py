@@ -5,7 +5,7 @@ import operator
 from array import array
 from collections import defaultdict
 
-from peewee import SQL, Cast, Table, fn
+from peewee import JOIN, SQL, Cast, Table, fn
 from playhouse.sqlite_ext import match
 from pyroaring import BitMap
 
@@ -28,9 +28,13 @@ def catalog_state():
 
 
 def changes(after, upto):
-    """(image id, action) of every change after the generation ``after``, up to ``upto``."""
-    return list(Change.select(Change.image_pk, Change.action).where(
-        Change.generation > after, Change.generation <= upto).tuples())
+    """(image id, action, created, last updated, folded name) of every change after the
+    generation ``after``, up to ``upto``: the image's columns as they are now (None once it is
+    deleted), read in the same round trip, which the readers of a worker wait for after a write."""
+    return _rows(Change.select(Change.image_pk, Change.action, _epoch(Image.create_time),
+                               _epoch(Image.last_update_time), Image.name_key)
+                 .join(Image, JOIN.LEFT_OUTER, on=Image.id == Change.image_pk)
+                 .where(Change.generation > after, Change.generation <= upto))
 
 
 def times_by_chunk():
@@ -82,9 +86,9 @@ def facets(image_ids):
     return found
 
 
-def name_keys(image_ids):
-    """The folded name of each of the images ``image_ids`` (None: of all), by id."""
-    return dict(_rows(Image.select(Image.id, Image.name_key).where(_of(Image.id, image_ids))))
+def name_keys():
+    """The folded name of every image, by id."""
+    return dict(_rows(Image.select(Image.id, Image.name_key)))
 
 
 def ids_by_name():
