@@ -73,6 +73,17 @@ def test_every_filter_combination_and_sort_reads_indexes_only(app, client, auth_
                     assert not plan_faults(sql, params), (query, sql)
 
 
+# A name term of one character, of two (through the trigrams that hold it) and of more.
+@pytest.mark.config(RESPONSE_CACHE_MB=0)
+@pytest.mark.parametrize("term", ["i", "im", "image"])
+def test_a_name_term_of_any_length_reads_indexes_only(app, client, auth_headers, catalog_of_thirty, term):
+    headers = auth_headers("reader")
+    client.get("/api/images", headers=headers)  # loads the search index, which reads every image
+    with app.app_context():
+        for sql, params in selects_of(client, f"/api/images?name={term}", headers):
+            assert not plan_faults(sql, params), (term, sql)
+
+
 @pytest.mark.config(RESPONSE_CACHE_MB=0)
 def test_a_list_costs_a_fixed_number_of_queries_whatever_it_filters(client, auth_headers, catalog_of_thirty):
     headers = auth_headers("reader")

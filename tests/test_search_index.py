@@ -27,9 +27,10 @@ FILTERS = {
     "name": "Torch",
 }
 # Every filter alone, every pair, and all of them; each sort and order.
-# Name terms read through SQLite's trigram index (three characters or more, FTS5 syntax and LIKE
-# wildcards literal) and without it (shorter).
-NAME_TERMS = ("训练", "h 2.5", "TORCHV", "5%", "t_v", "mindspore npu", '"q" or', "torch*", "v (")
+# Name terms read through SQLite's trigram index: of three characters or more (FTS5 syntax and
+# LIKE wildcards literal), of two (in names of three or more, at their start, middle or end, and
+# a name of two); and of one, without it.
+NAME_TERMS = ("训练", "h 2.5", "TORCHV", "5%", "t_v", "mindspore npu", '"q" or', "torch*", "v (", "pl", "练", "x")
 QUERIES = [{}, *({key: FILTERS[key]} for key in FILTERS),
            *(dict(pair) for pair in itertools.combinations(FILTERS.items(), 2)), dict(FILTERS),
            *({"name": term} for term in NAME_TERMS)]
@@ -131,6 +132,7 @@ def test_lists_stay_exact_through_every_kind_of_write(client, editor, auth_heade
     npu = make_image(name="MindSpore NPU", chipType="NPU", frameworks=["MindSpore"],
                      applicableScopes=["开发机", "推理"])
     plain = make_image(name="plain torchvision 5% t_v (\"Q\" OR torch*)", status="online")
+    make_image(name="训练", frameworks=["PyTorch"])
     readers()
 
     make_version(torch["id"], "v1", pythonVersion="3.10", cudaVersion="12.1.1", architectures=["amd64", "arm64"])
@@ -195,6 +197,24 @@ def test_pages_by_time_stay_exact_as_writes_move_images_between_blocks(app, clie
         check()
 
 
+def test_a_two_character_term_finds_names_given_after_the_index_was_loaded(client, auth_headers, editor, make_image):
+    """On SQLite such a term is found through the trigrams that hold it, listed when the index
+    loads: a name created or renamed since brings its own, each asked here for the first time."""
+    headers = auth_headers("reader")
+    first = make_image(name="first image")
+    assert client.get("/api/images", headers=headers).get_json()["data"]["total"] == 1  # loads the index
+
+    def named(term):
+        return [item["name"] for item in client.get("/api/images", query_string={"name": term},
+                                                    headers=headers).get_json()["data"]["list"]]
+
+    make_image(name="模型微调 v1")
+    assert named("微调") == ["模型微调 v1"]
+    response = client.put(f"/api/images/{first['id']}", json={"name": "其他调优"}, headers=editor)
+    assert response.status_code == 200, response.get_json()
+    assert named("调优") == ["其他调优"]
+
+
 def test_mysql_name_search_finds_what_a_substring_test_finds_through_renames_and_deletes(monkeypatch):
     monkeypatch.setattr(names, "BLOCK_IDS", 4)  # many blocks, so a change rewrites one of several
     held = {image_id: fold(name) for image_id, name in enumerate(
@@ -215,19 +235,20 @@ def test_mysql_name_search_finds_what_a_substring_test_finds_through_renames_and
     assert_agrees()
 
 
-def test_sqlite_trigram_index_tells_apart_every_character_a_folded_name_can_hold():
-    """SQLite's trigram index folds case once more, by its own tables, and a name term is found
-    with a phrase MATCH on it, which reads no name (search/reads.py): exact only while that
-    folding joins no two characters Python's folding keeps apart. Every character with a case
-    lies below U+20000. U+FFFE and U+FFFF are left out: SQLite reads both as U+FFFD, in LIKE too."""
-    trigrams = importlib.import_module("imagesvc.migrations.0006_sqlite_name_trigrams")
+def test_sqlite_trigram_index_holds_every_character_a_folded_name_can_hold_as_it_is():
+    """SQLite's trigram index folds case once more, by its own tables. A name term is found from
+    the trigrams it holds, as the index lists them, and with a phrase MATCH on them, which reads
+    no name (search/reads.py): exact only while that folding changes no character that Python's
+    folding leaves. Every character with a case lies below U+20000. U+FFFE and U+FFFF are left
+    out: SQLite reads both as U+FFFD, in LIKE too."""
+    name_index = importlib.import_module("imagesvc.migrations.0006_sqlite_name_trigrams")
+    trigram_list = importlib.import_module("imagesvc.migrations.0008_sqlite_name_trigram_list")
     database = sqlite3.connect(":memory:")
     database.execute("CREATE TABLE image (id INTEGER PRIMARY KEY, name_key TEXT)")
-    for statement in trigrams.STATEMENTS:
+    for statement in (*name_index.STATEMENTS, trigram_list.CREATE):
         database.execute(statement)
-    database.execute("CREATE VIRTUAL TABLE image_name_terms USING fts5vocab(image_name, 'row')")
     folded = {chr(code).casefold() for code in range(0x20000)
               if not 0xD800 <= code < 0xE000 and code not in (0, 0xFFFE, 0xFFFF)}
-    singles = [character for character in folded if len(character) == 1]
-    database.executemany("INSERT INTO image (name_key) VALUES (?)", [(f"a{character}b",) for character in singles])
-    assert database.execute("SELECT count(*) FROM image_name_terms").fetchone() == (len(singles),)
+    names = [f"a{character}b" for character in folded if len(character) == 1]
+    database.executemany("INSERT INTO image (name_key) VALUES (?)", [(name,) for name in names])
+    assert {term for (term,) in database.execute("SELECT term FROM image_name_trigrams")} == set(names)

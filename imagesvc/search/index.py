@@ -20,9 +20,9 @@ log = logging.getLogger("imagesvc.search")
 # Filters of versions: each matches its version and the more precise ones.
 VERSION_FILTERS = ("python_version", "cuda_version")
 # Name terms whose matches are kept, the least recently used dropped first. At 1M images a
-# common term costs up to ~100 ms to read, one of two characters (no trigram) ~200 ms: kept at
-# once, and enough of them that terms asked once (image numbers, small bitmaps) do not push the
-# common ones out.
+# common term costs up to ~100 ms to read, one of a single character ~120 ms: kept at once, and
+# enough of them that terms asked once (image numbers, small bitmaps) do not push the common
+# ones out.
 NAME_TERMS = 128
 TIME_ORDERS = {"createTime": "created", "lastUpdateTime": "updated"}
 # Changed images re-read at most per catch-up; more than that, and the index is loaded anew.
@@ -42,6 +42,7 @@ class SearchIndex:
         self.facets = defaultdict(BitMap)  # (filter, value) -> ids
         self.names = OrderedDict()  # folded term -> ids whose name_key holds it
         self.name_search = None  # MySQL's: every name_key (names.py)
+        self.trigrams = None  # SQLite's: every trigram of a name (reads.trigrams)
         self.created, self.updated = array("q"), array("q")  # seconds, by id
         self.by_created, self.by_updated = _time_order((), self.created), _time_order((), self.updated)  # oldest first
         self.by_name = None  # ids by name_key; None until asked for after names changed
@@ -91,7 +92,7 @@ class SearchIndex:
             self.names.move_to_end(term)
             return found
         # Images the index does not hold yet are left for the catch-up that brings them in.
-        found = (self.name_search.find(term) if self.name_search else reads.ids_holding(term)) & self.ids
+        found = (self.name_search.find(term) if self.name_search else reads.ids_holding(term, self.trigrams)) & self.ids
         self.names[term] = found
         if len(self.names) > NAME_TERMS:
             self.names.popitem(last=False)
@@ -148,6 +149,8 @@ class SearchIndex:
         self.facets.update(reads.facets(None))
         if is_mysql():
             self.name_search = NameSearch(reads.name_keys())
+        else:
+            self.trigrams = reads.trigrams()
         self.by_created, self.by_updated = _time_order(self.ids, self.created), _time_order(self.ids, self.updated)
         self.generation = generation
 
@@ -173,6 +176,9 @@ class SearchIndex:
             self.by_name = None  # read again when next asked for
         if self.name_search:
             self.name_search.update(names, set(image_ids).difference(image_id for image_id, _, _ in times))
+        if self.trigrams is not None:  # those of names gone stay: a trigram that no name holds finds none
+            for name in names.values():
+                self.trigrams |= reads.trigrams_of(name)
         for term, ids in self.names.items():
             for image_id in renamed:
                 if term in names.get(image_id, ""):
