@@ -124,10 +124,11 @@ class SearchIndex:
             self._load(state.generation)
         elif state.generation > self.generation:
             changes = reads.changes(self.generation, state.generation)
-            if len({image_pk for image_pk, *_ in changes}) > CATCH_UP_LIMIT:
+            image_ids = sorted({image_pk for image_pk, *_ in changes})
+            if len(image_ids) > CATCH_UP_LIMIT:
                 self._load(state.generation)
             else:
-                self._update(changes, state.generation)
+                self._update(image_ids, changes, state.generation)
         else:
             return
         if len(self.ids) != state.image_count:
@@ -154,9 +155,9 @@ class SearchIndex:
         self.by_created, self.by_updated = _time_order(self.ids, self.created), _time_order(self.ids, self.updated)
         self.generation = generation
 
-    def _update(self, changes, generation):
-        """Take in the images of ``changes`` (``reads.changes``) as they are now, and read their facets."""
-        image_ids = sorted({image_pk for image_pk, *_ in changes})
+    def _update(self, image_ids, changes, generation):
+        """Take in the images ``image_ids`` of ``changes`` (``reads.changes``) as they are now, and
+        read their facets."""
         now = {image_pk: (created, updated, name)  # of the images not deleted
                for image_pk, _, created, updated, name in changes if created is not None}
         times = [(image_id, *now[image_id][:2]) for image_id in image_ids if image_id in now]
@@ -175,7 +176,7 @@ class SearchIndex:
         if renamed:
             self.by_name = None  # read again when next asked for
         if self.name_search:
-            self.name_search.update(names, set(image_ids).difference(image_id for image_id, _, _ in times))
+            self.name_search.update(names, set(image_ids).difference(now))
         if self.trigrams is not None:  # those of names gone stay: a trigram that no name holds finds none
             for name in names.values():
                 self.trigrams |= reads.trigrams_of(name)

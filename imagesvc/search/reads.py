@@ -129,8 +129,7 @@ def ids_holding(term, trigrams):
         found = _ids_matching(" OR ".join(map(_phrase, holding))) if holding else BitMap()
         found.update(image_id for (image_id,) in _rows(Image.select(Image.id).where(Image.name_key == term)))
         return found
-    query = Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term))
-    return _parse_ids(_rows(query)[0][0] or "")
+    return _joined_ids(Image.select(fn.GROUP_CONCAT(Image.id).coerce(False)).where(Image.name_key.contains(term)))
 
 
 def _phrase(text):
@@ -140,8 +139,13 @@ def _phrase(text):
 
 def _ids_matching(query):
     """The ids of the names the trigram index finds for the FTS5 ``query``."""
-    found = IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(match(IMAGE_NAME.c.name_key, query))
-    return _parse_ids(_rows(found)[0][0] or "")
+    names = IMAGE_NAME.c.name_key
+    return _joined_ids(IMAGE_NAME.select(fn.GROUP_CONCAT(IMAGE_NAME.c.rowid)).where(match(names, query)))
+
+
+def _joined_ids(query):
+    """The ids a query of one ``GROUP_CONCAT`` joined (none: NULL)."""
+    return _parse_ids(_rows(query)[0][0] or "")
 
 
 def _epoch(column):
